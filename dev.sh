@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set-up and the everyday commands in one place; every command installs what it needs first.
+#   bash dev.sh refresh        full refresh of the shipped sample into warehouse/yiyu.duckdb
+#   bash dev.sh test [args]    the whole test suite (pytest)
+#   bash dev.sh ui             the Dagster UI on this project (dagster dev)
+#   bash dev.sh <yiyu args>    any other `yiyu` sub-command (report, sample, submit, ...)
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=.venv
+
+ensure_venv() {
+  local want
+  want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+  if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.installed" 2>/dev/null)" != "$want" ]; then
+    echo "setting up $VENV from requirements.lock ..." >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.lock
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e .
+    echo "$want" > "$VENV/.installed"
+  fi
+}
+
+ensure_browser() {
+  # The report test renders in a real headless Chromium from Debian's packages.
+  if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing Debian chromium for the browser tests ..." >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+ensure_venv
+case "$cmd" in
+  refresh) exec "$VENV/bin/yiyu" refresh "$@" ;;
+  test) ensure_browser; exec "$VENV/bin/python" -m pytest "$@" ;;
+  ui) "$VENV/bin/yiyu" prepare; exec "$VENV/bin/dagster" dev "$@" ;;
+  "") exec "$VENV/bin/yiyu" --help ;;
+  *) exec "$VENV/bin/yiyu" "$cmd" "$@" ;;
+esac
