@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="医育 yiyu: the health-childcare integration warehouse.", no_args_is_help=True)
+app = typer.Typer(
+    help="医育 yiyu: the health-childcare integration warehouse.", no_args_is_help=True
+)
 
 
 @app.command()

@@ -1,0 +1,296 @@
+"""One raw file of one source -> typed, validated, pseudonymised rows, quarantine and warnings.
+
+Pure polars, no per-row Python. Checks that depend on the calendar (a date after today) are
+not made here, so a parsed file can be cached by its content (see `ingest.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from pipelines.lib import values
+from pipelines.lib.idcard import id18, id_birth_date, id_sex
+from pipelines.lib.pseudonymise import keyed_hash
+from pipelines.lib.sources import ALIASES, RANGES, Column, Source
+
+# Kinds whose raw text may be echoed in a message: never personal data.
+_ECHO_KINDS = {"date", "bool", "sex", "int", "float", "enum", "code", "text"}
+_CODE_KINDS = {"enum", "sex"}
+_PERSONAL_KINDS = {"name", "identifier", "id_number"}
+
+QUARANTINE_SCHEMA = {
+    "row_number": pl.Int64,
+    "column_name": pl.String,
+    "reason_code": pl.String,
+    "detail": pl.String,
+}
+WARNING_SCHEMA = {
+    "row_number": pl.Int64,
+    "column_name": pl.String,
+    "warning_code": pl.String,
+    "detail": pl.String,
+}
+
+
+@dataclass
+class ParsedFile:
+    rows_read: int
+    valid: pl.DataFrame
+    quarantine: pl.DataFrame
+    warnings: pl.DataFrame
+    unknown_columns: list[str] = field(default_factory=list)
+    reject_reason: str | None = None
+
+
+def output_schema(source: Source) -> dict[str, pl.DataType]:
+    """Columns of `ingested.<source>` (docs/architecture.md), without `_file`."""
+    typed = {
+        "date": pl.Date,
+        "bool": pl.Boolean,
+        "int": pl.Int64,
+        "float": pl.Float64,
+    }
+    schema: dict[str, pl.DataType] = {}
+    if source.person_level:
+        schema["record_key"] = pl.String
+    if source.child_level:
+        names = {c.name for c in source.columns}
+        schema["id_key"] = pl.String
+        schema["birth_cert_key"] = pl.String
+        if "archive_no" in names:
+            schema["archive_key"] = pl.String
+        schema["triple_key"] = pl.String
+    if source.name == "staff":
+        schema["staff_key"] = pl.String
+    for col in source.columns:
+        if col.kind not in _PERSONAL_KINDS:
+            schema[col.name] = typed.get(col.kind, pl.String)
+    schema["_row"] = pl.Int64
+    return schema
+
+
+def match_headers(source: Source, headers: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Column name -> file header, and the headers that match nothing (or a column twice)."""
+    wanted = {}
+    for col in source.columns:
+        for label in (col.name, *ALIASES.get(col.name, ())):
+            wanted.setdefault(values.header_key(label), col.name)
+    found: dict[str, str] = {}
+    unknown: list[str] = []
+    for header in headers:
+        name = wanted.get(values.header_key(header))
+        if name is None or name in found:
+            unknown.append(header)
+        else:
+            found[name] = header
+    return found, unknown
+
+
+def _typed(col: Column, text: pl.Expr) -> pl.Expr:
+    match col.kind:
+        case "date":
+            return values.parse_date(text)
+        case "bool":
+            return values.parse_bool(text)
+        case "sex":
+            return values.parse_sex(text)
+        case "int":
+            return values.parse_int(text)
+        case "float":
+            return values.parse_float(text)
+        case "enum":
+            return values.parse_code(text, col.codes or {})
+        case "name":
+            return values.normalise_name(text)
+        case "identifier" | "id_number":
+            return values.normalise_identifier(text)
+        case _:
+            return text
+
+
+def _problem(col: Column, text: pl.Expr, typed: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Reason code and message for one column, null when the value is fine."""
+    unreadable = "invalid_code" if col.kind in _CODE_KINDS else "unparseable_value"
+    shown = (pl.lit(" '") + text + pl.lit("'")) if col.kind in _ECHO_KINDS else pl.lit("")
+    low, high = RANGES.get(col.name, (None, None))
+    outside = pl.lit(False)
+    if low is not None:
+        outside = outside | (typed < low)
+    if high is not None:
+        outside = outside | (typed > high)
+    range_text = f"outside {low}..{high}" if high is not None else f"below {low}"
+    reason = (
+        pl.when(text.is_null() & pl.lit(col.required))
+        .then(pl.lit("missing_required_value"))
+        .when(text.is_not_null() & typed.is_null())
+        .then(pl.lit(unreadable))
+        .when(outside.fill_null(False))
+        .then(pl.lit("out_of_range"))
+    )
+    message = (
+        pl.when(text.is_null())
+        .then(pl.lit(f"{col.name}: required value is empty"))
+        .when(typed.is_null())
+        .then(pl.lit(f"{col.name}: cannot read") + shown)
+        .otherwise(pl.lit(f"{col.name}: {range_text}:") + shown)
+    )
+    return reason, message
+
+
+def _child_identity(source: Source, frame: pl.DataFrame) -> pl.DataFrame:
+    """Valid IDs, warnings for dropped ones, the unlinkable rule and the keyed hashes."""
+    raw_id = pl.col("id_number")
+    valid = id18(raw_id)
+    own = valid.is_not_null() & (id_birth_date(valid) == pl.col("birth_date")).fill_null(False)
+    frame = frame.with_columns(
+        _id18=pl.when(own).then(valid),
+        _w_id=pl.when(raw_id.is_not_null() & valid.is_null())
+        .then(pl.lit("invalid_id_number"))
+        .when(valid.is_not_null() & ~own)
+        .then(pl.lit("id_birth_date_mismatch")),
+    ).with_columns(
+        _w_sex=pl.when(id_sex(pl.col("_id18")) != pl.col("sex")).then(pl.lit("id_sex_mismatch")),
+    )
+    has_triple = pl.all_horizontal(
+        pl.col(c).is_not_null() for c in ("child_name", "birth_date", "sex")
+    )
+    linkable = (
+        pl.col("_id18").is_not_null()
+        | pl.col("birth_cert_no").is_not_null()
+        | pl.col("archive_no").is_not_null()
+        | has_triple
+    )
+    triple = pl.concat_str(
+        [pl.col("child_name"), pl.col("birth_date").cast(pl.String), pl.col("sex")], separator="|"
+    )
+    record_natural = {"births": "birth_cert_no", "health_archives": "archive_no"}
+    frame = frame.with_columns(
+        _e_link=pl.when(~linkable).then(pl.lit("unlinkable")),
+        _m_link=pl.lit(
+            "no ID number, birth certificate or archive number, and no complete"
+            " name + birth date + sex"
+        ),
+        id_key=keyed_hash(pl.col("_id18"), "id"),
+        birth_cert_key=keyed_hash(pl.col("birth_cert_no"), "bc"),
+        archive_key=keyed_hash(pl.col("archive_no"), "ar"),
+        triple_key=keyed_hash(pl.when(has_triple).then(triple), "tri"),
+    )
+    key_column = record_natural.get(source.name)
+    if key_column == "birth_cert_no":
+        return frame.with_columns(record_key=pl.col("birth_cert_key"))
+    if key_column == "archive_no":
+        return frame.with_columns(record_key=pl.col("archive_key"))
+    natural = source.key[0]
+    return frame.with_columns(record_key=keyed_hash(pl.col(natural), natural[:2]))
+
+
+def _staff_identity(frame: pl.DataFrame) -> pl.DataFrame:
+    """A staff member is their ID number (15 and 18 digits are one person)."""
+    valid = id18(pl.col("id_number"))
+    natural = pl.concat_str(
+        [valid, pl.col("institution_code"), pl.col("hired_on").cast(pl.String)], separator="|"
+    )
+    return frame.with_columns(
+        _e_id=pl.when(pl.col("id_number").is_not_null() & valid.is_null()).then(
+            pl.lit("unparseable_value")
+        ),
+        _m_id=pl.lit("id_number: not a valid resident ID number (GB 11643)"),
+        staff_key=keyed_hash(valid, "id"),
+        record_key=keyed_hash(natural, "st"),
+    )
+
+
+def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
+    """Validate and pseudonymise a raw all-text frame (with `_row`) of one file."""
+    headers = [h for h in raw.columns if h != "_row"]
+    found, unknown = match_headers(source, headers)
+    rows_read = raw.height
+    missing = [c for c in source.required if c not in found]
+    if missing:
+        reason = "file lacks required column(s): " + ", ".join(
+            f"{c} ({'/'.join(ALIASES.get(c, ()))})" for c in missing
+        )
+        quarantine = raw.select(
+            row_number=pl.col("_row"),
+            column_name=pl.lit(", ".join(missing)),
+            reason_code=pl.lit("missing_required_column"),
+            detail=pl.lit(reason),
+        )
+        empty = pl.DataFrame(schema=output_schema(source))
+        return ParsedFile(rows_read, empty, quarantine, _empty_warnings(), unknown, reason)
+
+    texts = {
+        c.name: values.clean(pl.col(found[c.name])) if c.name in found else pl.lit(None, pl.String)
+        for c in source.columns
+    }
+    frame = raw.select(
+        pl.col("_row"),
+        *(texts[c.name].alias(f"_t_{c.name}") for c in source.columns),
+    ).with_columns(_typed(c, pl.col(f"_t_{c.name}")).alias(c.name) for c in source.columns)
+
+    checks: list[tuple[pl.Expr, pl.Expr, str]] = []
+    for col in source.columns:
+        reason, message = _problem(col, pl.col(f"_t_{col.name}"), pl.col(col.name))
+        checks.append((reason, message, col.name))
+        if col.name in source.date_columns_after_birth:
+            checks.append(
+                (
+                    pl.when(pl.col(col.name) < pl.col("birth_date")).then(
+                        pl.lit("date_before_birth")
+                    ),
+                    pl.lit(f"{col.name}: before the birth date"),
+                    col.name,
+                )
+            )
+
+    if source.child_level:
+        for absent in ("birth_cert_no", "archive_no", "id_number", "child_name"):
+            if absent not in frame.columns:
+                frame = frame.with_columns(pl.lit(None, pl.String).alias(absent))
+        frame = _child_identity(source, frame)
+        checks.append((pl.col("_e_link"), pl.col("_m_link"), "record"))
+    if source.name == "staff":
+        frame = _staff_identity(frame)
+        checks.append((pl.col("_e_id"), pl.col("_m_id"), "id_number"))
+
+    frame = frame.with_columns(
+        _reason=pl.coalesce(r for r, _, _ in checks),
+        _column=pl.coalesce(pl.when(r.is_not_null()).then(pl.lit(n)) for r, _, n in checks),
+        _detail=pl.coalesce(pl.when(r.is_not_null()).then(m) for r, m, _ in checks),
+    )
+    quarantine = frame.filter(pl.col("_reason").is_not_null()).select(
+        row_number=pl.col("_row"),
+        column_name=pl.col("_column"),
+        reason_code=pl.col("_reason"),
+        detail=pl.col("_detail"),
+    )
+    good = frame.filter(pl.col("_reason").is_null())
+    warnings = _warnings(good) if source.child_level else _empty_warnings()
+    schema = output_schema(source)
+    valid = good.select(pl.col(n).cast(t) for n, t in schema.items())
+    return ParsedFile(rows_read, valid, quarantine, warnings, unknown)
+
+
+def _warnings(good: pl.DataFrame) -> pl.DataFrame:
+    messages = {
+        "invalid_id_number": "id_number: not a valid resident ID number, dropped",
+        "id_birth_date_mismatch": "id_number: birth date differs from the record's"
+        " (not the child's, e.g. the mother's), dropped",
+        "id_sex_mismatch": "sex: disagrees with the ID number",
+    }
+    parts = [
+        good.filter(pl.col(flag).is_not_null()).select(
+            row_number=pl.col("_row"),
+            column_name=pl.lit(column),
+            warning_code=pl.col(flag),
+            detail=pl.col(flag).replace_strict(messages, return_dtype=pl.String),
+        )
+        for flag, column in (("_w_id", "id_number"), ("_w_sex", "sex"))
+    ]
+    return pl.concat(parts)
+
+
+def _empty_warnings() -> pl.DataFrame:
+    return pl.DataFrame(schema=WARNING_SCHEMA)

@@ -1,0 +1,42 @@
+"""`yiyu refresh`: the refresh job of the code location, executed in this process."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import dagster as dg
+
+from pipelines.lib.config import settings
+
+
+def dagster_instance() -> dg.DagsterInstance:
+    """A persistent instance beside the warehouse, so runs show in the UI (`dev.sh ui`)."""
+    home = os.environ.setdefault("DAGSTER_HOME", str(settings().warehouse_dir / "dagster"))
+    os.makedirs(home, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
+def run_refresh(job_name: str = "refresh") -> int:
+    from pipelines.definitions import defs
+
+    started = time.perf_counter()
+    job = defs.resolve_job_def(job_name)
+    with dagster_instance() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    seconds = time.perf_counter() - started
+    failed = [
+        event
+        for event in result.all_events
+        if event.is_step_failure
+        or (
+            event.event_type_value == "ASSET_CHECK_EVALUATION"
+            and not event.event_specific_data.asset_check_evaluation.passed
+        )
+    ]
+    for event in failed:
+        print(f"FAILED: {event.message}", file=sys.stderr)
+    status = "succeeded" if result.success else "FAILED"
+    print(f"refresh {status} in {seconds:.1f} s (run {result.run_id})", file=sys.stderr)
+    return 0 if result.success else 1
