@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -13,7 +14,7 @@ app = typer.Typer(
 
 @app.command()
 def refresh() -> None:
-    """Materialise every asset through Dagster; non-zero exit when an asset or blocking check fails."""
+    """Materialise every asset through Dagster; exit 1 when an asset or blocking check fails."""
     from pipelines.lib.refresh import run_refresh
 
     raise typer.Exit(run_refresh())
@@ -21,9 +22,9 @@ def refresh() -> None:
 
 @app.command()
 def sample(
-    children: int = typer.Option(..., help="number of children"),
-    seed: int = typer.Option(..., help="random seed (same seed, same files)"),
-    out: Path = typer.Option(..., help="output folder (one sub-folder per source)"),
+    children: Annotated[int, typer.Option(help="number of children")],
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same files)")],
+    out: Annotated[Path, typer.Option(help="output folder (one sub-folder per source)")],
 ) -> None:
     """Write a synthetic raw delivery of all sources at any scale."""
     from pipelines.sample import write_sample
