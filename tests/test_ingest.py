@@ -1,4 +1,4 @@
-"""Raw files -> ingested rows, quarantine and audit, on hand-built files with hand-worked answers."""
+"""Raw files -> ingested rows, quarantine and audit: hand-built files, hand-worked answers."""
 
 from __future__ import annotations
 
@@ -159,7 +159,10 @@ def test_file_missing_a_required_column_is_rejected_and_others_load(yiyu_env):
 
 
 def test_supersession_across_deliveries_and_the_audit_equation(yiyu_env):
-    header = "institution_code,institution_name,institution_type,street_code,community_code,slots,is_affordable,filed_on\n"
+    header = (
+        "institution_code,institution_name,institution_type,street_code,community_code,"
+        "slots,is_affordable,filed_on\n"
+    )
     _write(
         yiyu_env / "raw/institutions/2023/01.csv",
         header
