@@ -32,5 +32,38 @@ def sample(
     write_sample(children=children, seed=seed, out=out)
 
 
+@app.command()
+def report(
+    out: Annotated[Path, typer.Option(help="HTML file to write")],
+) -> None:
+    """Write the evaluators' report (self-contained HTML) from the published marts."""
+    from pipelines.report.render import write_report
+
+    typer.echo(write_report(out))
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="folder for the XLSX and CSV files")],
+) -> None:
+    """Export the scorecard and indicator values (small cells suppressed) as XLSX and CSV."""
+    from pipelines.report.exports import write_exports
+
+    for path in write_exports(out):
+        typer.echo(path)
+
+
+@app.command()
+def submit(
+    period: Annotated[str, typer.Option(help="quarter to freeze, e.g. 2023Q2")],
+) -> None:
+    """Freeze a quarter's published figures as a new submitted vintage (submissions.duckdb)."""
+    from pipelines.report.submissions import submissions_path
+    from pipelines.report.submissions import submit as submit_period
+
+    version = submit_period(period)
+    typer.echo(f"{period} submitted as version {version} in {submissions_path()}")
+
+
 if __name__ == "__main__":
     app()

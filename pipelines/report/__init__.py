@@ -1,0 +1,1 @@
+"""The evaluators' report, its exports and the frozen quarterly submissions (docs/report.md)."""

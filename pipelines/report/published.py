@@ -1,0 +1,72 @@
+"""Reading the published DuckDB file (read-only) and turning it into publishable tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.lib.config import settings
+from pipelines.report.definitions import people_indicators
+from pipelines.report.suppression import suppress, suppress_scorecard
+
+
+@dataclass(frozen=True)
+class Published:
+    """The tables of the published file the report needs; optional ones may be None."""
+
+    path: Path
+    indicator_values: pl.DataFrame
+    scorecard: pl.DataFrame
+    linkage_quality: pl.DataFrame | None
+    file_audit: pl.DataFrame | None
+    quarantine: pl.DataFrame | None
+    check_results: pl.DataFrame | None
+
+    @property
+    def as_of_period(self) -> str:
+        return self.indicator_values.sort("period_end")["period"][-1]
+
+
+def _table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pl.DataFrame | None:
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()[0][0]
+    return con.sql(f'select * from "{schema}"."{name}"').pl() if exists else None
+
+
+def read_published(path: Path | None = None) -> Published:
+    path = path or settings().warehouse_path
+    if not path.exists():
+        raise FileNotFoundError(f"published warehouse not found: {path} (run `yiyu refresh`)")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        values = _table(con, "marts", "indicator_values")
+        scorecard = _table(con, "marts", "evaluation_scorecard")
+        if values is None or scorecard is None or values.is_empty():
+            raise ValueError(f"{path} holds no marts.indicator_values / marts.evaluation_scorecard")
+        return Published(
+            path=path,
+            indicator_values=values,
+            scorecard=scorecard,
+            linkage_quality=_table(con, "marts", "linkage_quality"),
+            file_audit=_table(con, "audit", "file_audit"),
+            quarantine=_table(con, "audit", "quarantine"),
+            check_results=_table(con, "quality", "check_results"),
+        )
+    finally:
+        con.close()
+
+
+def protected_values(values: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
+    """District and street indicator values with small cells of people suppressed."""
+    return suppress(values, k or settings().small_cell_k, people_indicators())
+
+
+def protected_scorecard(
+    scorecard: pl.DataFrame, values: pl.DataFrame, k: int | None = None
+) -> pl.DataFrame:
+    return suppress_scorecard(scorecard, values, k or settings().small_cell_k, people_indicators())
