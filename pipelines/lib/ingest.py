@@ -141,6 +141,15 @@ def read_file(source: Source, path: Path, rel: str, version: str) -> FileOutcome
     return FileOutcome(rel, content_sha, file_format, encoding, parsed, now, True)
 
 
+def _prune_cache(source: Source, used: set[str]) -> None:
+    """Entries of files no longer delivered (or of older code) are never read again."""
+    folder = settings().cache_dir / source.name
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            if entry.name not in used:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
 def _calendar_check(source: Source, valid: pl.DataFrame, today: date) -> pl.Expr:
     dates = [c.name for c in source.columns if c.kind == "date"]
     if not dates:
@@ -174,6 +183,8 @@ def ingest_source(
         progress(
             f"{source.name} [{index}/{len(files)}] {rel}: {outcome.parsed.rows_read} rows, {verb}"
         )
+
+    _prune_cache(source, {_cache_dir(source, o.content_sha256, version).name for o in outcomes})
 
     valid_parts, quarantine_parts, warning_parts = [], [], []
     for order, outcome in enumerate(outcomes):
