@@ -20,6 +20,7 @@ import polars as pl
 
 from pipelines.lib import parse, readers
 from pipelines.lib.config import settings
+from pipelines.lib.failpoints import failpoint
 from pipelines.lib.secret import secret_fingerprint
 from pipelines.lib.sources import Source
 
@@ -138,6 +139,7 @@ def read_file(source: Source, path: Path, rel: str, version: str) -> FileOutcome
         "first_ingested_at": now.isoformat(),
     }
     _store_cached(folder, parsed, meta)
+    failpoint("parsing")
     return FileOutcome(rel, content_sha, file_format, encoding, parsed, now, True)
 
 
