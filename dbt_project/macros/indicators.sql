@@ -1,0 +1,34 @@
+{# Numerator and denominator of one indicator at district, street and community scope from a
+   relation with one row per counted unit and period, carrying the unit's `street_code` and
+   `community_code` (null when the unit cannot be placed: it then counts at district scope
+   only). Scopes without rows are filled with zeros by marts.indicator_values. #}
+{% macro rollup_to_scopes(relation, indicator_code, numerator, denominator='null') %}
+    {%- for level, code in [('district', "'" ~ var('district_code') ~ "'"), ('street', 'street_code'), ('community', 'community_code')] %}
+        select
+            '{{ indicator_code }}' as indicator_code,
+            period,
+            '{{ level }}' as scope_level,
+            {{ code }} as scope_code,
+            cast({{ numerator }} as bigint) as numerator,
+            cast({{ denominator }} as bigint) as denominator
+        from {{ relation }}
+        {%- if level != 'district' %}
+            where {{ code }} is not null
+        {%- endif %}
+        group by period{% if level != 'district' %}, {{ code }}{% endif %}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+{% endmacro %}
+
+{# Whether a value meets a plan target; null when the value is null. #}
+{% macro meets_target(value, comparator, target) -%}
+    case {{ comparator }}
+        when '>=' then {{ value }} >= {{ target }}
+        when '>' then {{ value }} > {{ target }}
+        when '<=' then {{ value }} <= {{ target }}
+        when '<' then {{ value }} < {{ target }}
+        when '=' then {{ value }} = {{ target }}
+    end
+{%- endmacro %}

@@ -1,0 +1,46 @@
+-- One row per under-3 child in scope at D (resident, or residence unknown: district only) with
+-- what the child indicators count: archived by D, checked in the year to D, on the 4:2:2
+-- schedule.
+with archived as (
+    select distinct
+        children.child_key,
+        children.period
+    from {{ ref('int_under_three_children_per_period') }} as children
+    inner join {{ ref('int_child_linked_records') }} as archives
+        on
+            archives.child_key = children.child_key
+            and archives.source = 'health_archives'
+            and archives.record_date <= children.period_end
+),
+
+checked_in_year as (
+    select distinct
+        children.child_key,
+        children.period
+    from {{ ref('int_under_three_children_per_period') }} as children
+    inner join {{ ref('int_child_linked_records') }} as checks
+        on
+            checks.child_key = children.child_key
+            and checks.source = 'health_checks'
+            and {{ in_year_to('checks.record_date', 'children.period_end') }}
+)
+
+select
+    children.child_key,
+    children.period,
+    residence.street_code,
+    residence.community_code,
+    children.age_months,
+    children.age_months >= 1 as is_one_month_or_older,
+    archived.child_key is not null as is_archived,
+    checked_in_year.child_key is not null as is_checked_in_year,
+    schedule.is_on_schedule
+from {{ ref('int_under_three_children_per_period') }} as children
+inner join {{ ref('int_child_residence_per_period') }} as residence
+    on residence.child_key = children.child_key and residence.period = children.period
+inner join {{ ref('int_child_schedule_per_period') }} as schedule
+    on schedule.child_key = children.child_key and schedule.period = children.period
+left join archived on archived.child_key = children.child_key and archived.period = children.period
+left join checked_in_year
+    on checked_in_year.child_key = children.child_key and checked_in_year.period = children.period
+where residence.residence_status in ('resident', 'unknown')

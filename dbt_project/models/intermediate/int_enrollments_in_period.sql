@@ -1,0 +1,36 @@
+-- Enrollments dated in each period (quarter's first day to D) with whether the child had a
+-- health check from 90 days before to the enroll date. Placed at the institution; an
+-- institution the register does not know counts at district scope only.
+with enrollments as (
+    select
+        enrollments.enrollment_record_key,
+        enrollments.institution_code,
+        enrollments.enroll_date,
+        child_records.child_key
+    from {{ ref('stg_ingested__enrollments') }} as enrollments
+    left join {{ ref('stg_identity__child_records') }} as child_records
+        on child_records.source = 'enrollments' and child_records.record_key = enrollments.enrollment_record_key
+),
+
+checked as (
+    select distinct enrollments.enrollment_record_key
+    from enrollments
+    inner join {{ ref('int_child_linked_records') }} as checks
+        on
+            checks.child_key = enrollments.child_key
+            and checks.source = 'health_checks'
+            and checks.record_date between enrollments.enroll_date - interval 90 day and enrollments.enroll_date
+)
+
+select
+    periods.period,
+    enrollments.enrollment_record_key,
+    places.street_code,
+    places.community_code,
+    checked.enrollment_record_key is not null as had_check
+from enrollments
+inner join {{ ref('int_periods') }} as periods
+    on enrollments.enroll_date between periods.period_start and periods.period_end
+left join {{ ref('int_institution_places') }} as places
+    on places.institution_code = enrollments.institution_code
+left join checked on checked.enrollment_record_key = enrollments.enrollment_record_key

@@ -1,0 +1,23 @@
+-- Every scope an indicator is reported for: the district (from vars), its streets and its
+-- communities (from the divisions), with their names.
+select
+    'district' as scope_level,
+    '{{ var("district_code") }}' as scope_code,
+    '{{ var("district_name") }}' as scope_name,
+    cast(null as varchar) as street_code
+union all
+select
+    'street' as scope_level,
+    street_code as scope_code,
+    min(street_name) as scope_name,
+    street_code
+from {{ ref('stg_ingested__divisions') }}
+group by street_code
+union all
+select
+    'community' as scope_level,
+    community_code as scope_code,
+    min(community_name) as scope_name,
+    min(street_code) as street_code
+from {{ ref('stg_ingested__divisions') }}
+group by community_code

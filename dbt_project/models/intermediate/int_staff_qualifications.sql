@@ -1,0 +1,18 @@
+-- When each staff member first holds a qualifying certificate (seed; a 健康证 is not one).
+-- A certificate field may list several certificates; one with no date counts from hired_on.
+with certificates as (
+    select
+        staff_key,
+        trim(unnest(regexp_split_to_array(certificate, '[、,，;；/\s]+'))) as certificate,
+        coalesce(certified_on, hired_on) as qualified_on
+    from {{ ref('stg_ingested__staff') }}
+    where certificate is not null
+)
+
+select
+    certificates.staff_key,
+    min(certificates.qualified_on) as qualified_from
+from certificates
+inner join {{ ref('qualifying_certificates') }} as qualifying
+    on qualifying.certificate = certificates.certificate
+group by certificates.staff_key

@@ -1,0 +1,1 @@
+"""The marts: the dbt project (indicators, scorecard, linkage quality) as Dagster assets."""

@@ -1,0 +1,59 @@
+"""dbt models, seeds and tests as Dagster assets (group `marts`).
+
+One `dbt build` per run: seeds, models, data tests and unit tests, so a failing test fails
+the run, and the failure names the tests that failed.
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliInvocation,
+    DbtCliResource,
+    dbt_assets,
+)
+
+from pipelines.lib.dbt import (
+    dbt_project,
+    dbt_resource,
+    dbt_vars_arg,
+    ensure_manifest,
+    point_dbt_at_work_db,
+)
+
+
+class MartsTranslator(DagsterDbtTranslator):
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "marts"
+
+
+# The three identity tables are one upstream asset (identity/child_index).
+TRANSLATOR = MartsTranslator(DagsterDbtTranslatorSettings(enable_duplicate_source_asset_keys=True))
+
+
+def failed_nodes(invocation: DbtCliInvocation) -> list[str]:
+    """Names of the dbt nodes (tests, unit tests, models) that failed or errored."""
+    results = invocation.get_artifact("run_results.json").get("results", [])
+    return [
+        r["unique_id"] for r in results if r.get("status") in ("fail", "error", "runtime error")
+    ]
+
+
+@dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=TRANSLATOR)
+def marts_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    point_dbt_at_work_db()
+    invocation = dbt.cli(["build", *dbt_vars_arg()], context=context, raise_on_error=False)
+    yield from invocation.stream()
+    if not invocation.is_successful():
+        failed = failed_nodes(invocation) or ["(no node result: see the dbt log)"]
+        raise dg.Failure(
+            description="dbt build failed: " + ", ".join(failed),
+            metadata={"failed_nodes": failed},
+        )
+
+
+defs = dg.Definitions(assets=[marts_dbt_assets], resources={"dbt": dbt_resource()})

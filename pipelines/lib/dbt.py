@@ -1,0 +1,91 @@
+"""The dbt project (dbt_project/) as the Dagster wiring and the tests run it.
+
+dbt reads the working DuckDB path from the environment (`YIYU_WORK_DB`, see
+dbt_project/profiles.yml) and the evaluation settings from `--vars`; both come from settings()
+at run time, so a test or a refresh that changes the environment gets its own database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource, DbtProject
+
+from pipelines.lib.config import REPO_ROOT, settings
+
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+WORK_DB_ENV = "YIYU_WORK_DB"
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the venv's bin is not always on PATH)."""
+    beside = Path(sys.executable).parent / "dbt"
+    return os.fspath(beside) if beside.exists() else shutil.which("dbt") or "dbt"
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=os.fspath(DBT_PROJECT_DIR),
+        profiles_dir=os.fspath(DBT_PROJECT_DIR),
+        dbt_executable=dbt_executable(),
+    )
+
+
+def point_dbt_at_work_db() -> Path:
+    """Set the profile's database path to settings().work_db (dbt runs read the environment)."""
+    path = settings().work_db
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.environ[WORK_DB_ENV] = os.fspath(path)
+    return path
+
+
+def dbt_vars() -> dict[str, str | None]:
+    """The dbt vars (dbt_project.yml) from settings(); as_of None: the latest event date."""
+    s = settings()
+    return {
+        "as_of": s.as_of.isoformat() if s.as_of else None,
+        "period_start": s.period_start.isoformat(),
+        "district_code": s.district_code,
+        "district_name": s.district_name,
+    }
+
+
+def dbt_vars_arg() -> list[str]:
+    return ["--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
+
+
+def prepare_manifest() -> Path:
+    """Run `dbt parse`, writing dbt_project/target/manifest.json for the Dagster definitions.
+
+    The refresh command and `dev.sh ui` call it before loading the definitions, so the
+    asset graph always reflects the dbt files on disk.
+    """
+    point_dbt_at_work_db()
+    # A plain subprocess: it returns only once dbt has exited, so the manifest is complete.
+    subprocess.run(
+        [
+            dbt_executable(),
+            "parse",
+            "--project-dir",
+            DBT_PROJECT_DIR,
+            "--profiles-dir",
+            DBT_PROJECT_DIR,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return dbt_project.manifest_path
+
+
+def ensure_manifest() -> Path:
+    """The manifest, prepared once when it is missing (a fresh checkout imports the definitions)."""
+    if not dbt_project.manifest_path.exists():
+        prepare_manifest()
+    return dbt_project.manifest_path
