@@ -1,0 +1,1 @@
+"""Data quality: Great Expectations suites as Dagster asset checks (see docs/quality.md)."""

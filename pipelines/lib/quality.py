@@ -1,0 +1,79 @@
+"""Data quality of one dataset (or the cross-source checks) in one run.
+
+Evaluate the dataset's suite (exact counts in DuckDB, row-level rules with GE on the rows or
+a deterministic sample), record every outcome in `quality.check_results` with its status
+change, and rewrite the run's HTML page. The Dagster checks only turn the result into
+blocking and warning check results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipelines.lib.quality_cross import validate_cross_source
+from pipelines.lib.quality_exact import EXACT_TYPES, column_types, evaluate_exact
+from pipelines.lib.quality_history import RecordedCheck, Run, ensure_tables, last_good_rows, record
+from pipelines.lib.quality_report import write_run_report
+from pipelines.lib.quality_sample import validate_sample
+from pipelines.lib.quality_suites import CROSS_SOURCE, CheckOutcome, load_suite
+from pipelines.lib.warehouse import work_db
+
+
+def run_checks(dataset: str, run: Run) -> list[RecordedCheck]:
+    """Check `ingested.<dataset>` (or the cross-source suite) and record the outcomes."""
+    suite = load_suite(dataset)
+    with work_db() as con:
+        ensure_tables(con)
+        if dataset == CROSS_SOURCE:
+            outcomes = validate_cross_source(con, suite)
+        else:
+            table = suite.meta.get("table", f"ingested.{dataset}")
+            if not column_types(con, table):
+                outcomes = [
+                    CheckOutcome.of(e, dataset, False, f"table {table} missing", "nothing")
+                    for e in suite.expectations
+                ]
+            else:
+                exact = [e for e in suite.expectations if e.expectation_type in EXACT_TYPES]
+                rows = [e for e in suite.expectations if e.expectation_type not in EXACT_TYPES]
+                history = last_good_rows(con, dataset, run)
+                outcomes = evaluate_exact(con, table, dataset, exact, history)
+                outcomes += validate_sample(con, table, suite, rows)
+        recorded = record(con, run, dataset, outcomes)
+        write_run_report(con, run.run_id)
+    return recorded
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one severity of one dataset, as a Dagster check reports it."""
+
+    passed: bool
+    description: str
+    failures: list[dict[str, str]]
+    checks: int
+
+
+def verdict(recorded: list[RecordedCheck], severity: str) -> Verdict:
+    mine = [r for r in recorded if r.outcome.severity == severity]
+    failed = [r for r in mine if not r.outcome.passed]
+    failures = [
+        {
+            "check": r.outcome.check_name,
+            "dataset": r.outcome.dataset,
+            "observed": r.outcome.observed_value,
+            "expected": r.outcome.expected,
+            "evaluated_on": r.outcome.evaluated_on,
+            "status_change": r.status_change,
+        }
+        for r in failed
+    ]
+    if not failed:
+        return Verdict(True, f"all {len(mine)} {severity} checks passed", [], len(mine))
+    lines = [
+        f"{f['check']} on {f['dataset']} ({f['status_change']}): observed {f['observed']};"
+        f" expected {f['expected']}"
+        for f in failures
+    ]
+    head = f"{len(failed)} of {len(mine)} {severity} checks failed:"
+    return Verdict(False, "\n".join([head, *lines]), failures, len(mine))
