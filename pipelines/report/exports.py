@@ -89,7 +89,11 @@ def _value_columns() -> list[Column]:
         ("分母", lambda r: Cell(r["denominator"], "int", r["denominator_suppressed"])),
         ("数值", lambda r: _figure_cell(r["indicator_code"], r["value"], r["value_suppressed"])),
         ("目标值", lambda r: _figure_cell(r["indicator_code"], r["target"], False)),
-        ("是否达标", lambda r: _met_cell(r["target_met"], r["value_suppressed"])),
+        # A row without a target has no state to hide.
+        (
+            "是否达标",
+            lambda r: _met_cell(r["target_met"], r["value_suppressed"] and r["target"] is not None),
+        ),
     ]
 
 
