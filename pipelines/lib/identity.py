@@ -1,0 +1,333 @@
+"""Child identity resolution (contract section 3), set-based in DuckDB.
+
+The records of the child-level sources become one child index in three steps, each a
+handful of SQL statements over whole tables (no per-row Python):
+
+1. identifier children: connected components of identifier values (ID number, birth
+   certificate, archive number) that occur together on a record;
+2. demographic groups: connected components of the bipartite graph identifier child --
+   triple, with the identifier-less records hanging on their triple;
+3. a group merges into one child unless its identifier children hold two ID numbers or two
+   birth certificates; then each identifier child stays as it is and each identifier-less
+   record of the group becomes an ambiguous child of its own.
+
+docs/identity.md explains the rules, the choices and the metrics.
+"""
+
+from __future__ import annotations
+
+import time
+
+import duckdb
+
+from pipelines.lib.sources import SOURCES
+
+# Contract section 3: a child's attributes come from the best source that has them.
+ATTRIBUTE_PRIORITY = ("births", "health_archives", "enrollments", "health_checks")
+assert set(ATTRIBUTE_PRIORITY) == {s.name for s in SOURCES.values() if s.child_level}
+
+IDENTIFIERS = ("id_key", "birth_cert_key", "archive_key")
+KEYS = ", ".join((*IDENTIFIERS, "triple_key"))
+# link_method of a record linked through a shared identifier, strongest first.
+IDENTIFIER_METHODS = {
+    "id_key": "id_number",
+    "birth_cert_key": "birth_cert",
+    "archive_key": "archive_no",
+}
+RECORD_COLUMNS = {
+    "record_key": "VARCHAR",
+    "id_key": "VARCHAR",
+    "birth_cert_key": "VARCHAR",
+    "archive_key": "VARCHAR",
+    "triple_key": "VARCHAR",
+    "sex": "VARCHAR",
+    "birth_date": "DATE",
+    "community_code": "VARCHAR",
+    "archive_date": "DATE",
+}
+# Columns that only some sources carry and that the child attributes read from one source.
+SOURCE_ONLY = {"community_code": "births", "archive_date": "health_archives"}
+
+
+def _records_view(con: duckdb.DuckDBPyConnection) -> None:
+    """All child-level records as one view; a column a source lacks reads as NULL."""
+    selects = []
+    for rank, source in enumerate(ATTRIBUTE_PRIORITY, start=1):
+        present = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = 'ingested' AND table_name = ?",
+                [source],
+            ).fetchall()
+        }
+        cols = [
+            f"{name}::{typ} AS {name}"
+            if name in present and SOURCE_ONLY.get(name, source) == source
+            else f"NULL::{typ} AS {name}"
+            for name, typ in RECORD_COLUMNS.items()
+        ]
+        selects.append(
+            f"SELECT '{source}' AS source, {rank} AS src_rank, {', '.join(cols)} "
+            f"FROM ingested.{source}"
+        )
+    con.execute("CREATE OR REPLACE TEMP VIEW _id_rec AS " + " UNION ALL ".join(selects))
+
+
+def connected_components(con: duckdb.DuckDBPyConnection, edges: str, out: str) -> int:
+    """Write temp table `out`(node, label): each node of the BIGINT edge table `edges`(a, b)
+    labelled with the smallest node of its connected component. Min-label propagation with
+    one pointer jump per round; labels only decrease, so an unchanged sum means a fixpoint.
+    Returns the number of rounds."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _id_cc_e AS
+        SELECT a, b FROM {edges} UNION SELECT b, a FROM {edges}
+        UNION SELECT a, a FROM {edges} UNION SELECT b, b FROM {edges}"""
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT DISTINCT a AS node, a AS label FROM _id_cc_e"
+    )
+    total = con.execute(f"SELECT sum(label) FROM {out}").fetchone()[0]
+    rounds = 0
+    while True:
+        rounds += 1
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _id_cc_next AS
+            WITH hop AS (
+                SELECT e.a AS node, min(l.label) AS label
+                FROM _id_cc_e e JOIN {out} l ON e.b = l.node GROUP BY e.a)
+            SELECT h.node, least(h.label, j.label) AS label
+            FROM hop h JOIN hop j ON h.label = j.node"""
+        )
+        new_total = con.execute("SELECT sum(label) FROM _id_cc_next").fetchone()[0]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM _id_cc_next")
+        if new_total == total:
+            return rounds
+        total = new_total
+
+
+def _identifier_classes(con: duckdb.DuckDBPyConnection) -> None:
+    """Records reduced to their distinct (identifiers, triple) combinations (`cid`), every
+    identifier and triple value numbered as a graph node, with the records carrying it.
+    Everything after this step works on integers only."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _id_cls AS
+        SELECT row_number() OVER () AS cid, *
+        FROM (SELECT {KEYS}, count(*) AS n FROM _id_rec GROUP BY ALL)"""
+    )
+    values = " UNION ALL ".join(
+        f"SELECT '{col}' AS kind, {col} AS key, n FROM _id_cls WHERE {col} IS NOT NULL"
+        for col in (*IDENTIFIERS, "triple_key")
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _id_node AS
+        SELECT kind, key, sum(n) AS n_records, row_number() OVER () AS nid
+        FROM ({values}) GROUP BY kind, key"""
+    )
+    joins = "\n".join(
+        f"LEFT JOIN _id_node {col} ON {col}.kind = '{col}' AND {col}.key = c.{col}"
+        for col in (*IDENTIFIERS, "triple_key")
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _id_clsn AS
+        SELECT c.cid,
+            id_key.nid AS id_nid, birth_cert_key.nid AS bc_nid, archive_key.nid AS ar_nid,
+            triple_key.nid AS tr_nid,
+            coalesce(id_key.nid, birth_cert_key.nid, archive_key.nid) AS first_nid,
+            CASE WHEN id_key.n_records > 1 THEN 'id_number'
+                 WHEN birth_cert_key.n_records > 1 THEN 'birth_cert'
+                 WHEN archive_key.n_records > 1 THEN 'archive_no' END AS shared_method
+        FROM _id_cls c
+        {joins}"""
+    )
+
+
+def _resolve_classes(con: duckdb.DuckDBPyConnection) -> int:
+    """Child label, ambiguity and identifier link method of every class; returns rounds used.
+    A class with identifiers has `comp` (its identifier child); one without has `comp` NULL."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _id_e1 AS
+        SELECT first_nid AS a, bc_nid AS b FROM _id_clsn WHERE bc_nid <> first_nid
+        UNION SELECT first_nid, ar_nid FROM _id_clsn WHERE ar_nid <> first_nid"""
+    )
+    rounds = connected_components(con, "_id_e1", "_id_l1")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _id_comp AS
+        SELECT c.*, coalesce(l.label, c.first_nid) AS comp
+        FROM _id_clsn c LEFT JOIN _id_l1 l ON l.node = c.first_nid"""
+    )
+    # Demographic groups: identifier child -- triple edges; identifier-less records hang on
+    # their triple node, so the group of a triple is the component of its node.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _id_e2 AS
+        SELECT DISTINCT comp AS a, tr_nid AS b FROM _id_comp
+        WHERE comp IS NOT NULL AND tr_nid IS NOT NULL"""
+    )
+    rounds += connected_components(con, "_id_e2", "_id_l2")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _id_grp AS
+        SELECT c.*, coalesce(l.label, c.comp, c.tr_nid) AS grp
+        FROM _id_comp c LEFT JOIN _id_l2 l ON l.node = coalesce(c.comp, c.tr_nid)"""
+    )
+    # Conflicts are judged on the identifier children only (identifier-less records carry
+    # no ID number or certificate); archive numbers never conflict.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _id_res AS
+        WITH conflict AS (
+            SELECT grp, count(DISTINCT id_nid) > 1 OR count(DISTINCT bc_nid) > 1 AS conflict
+            FROM _id_grp WHERE comp IS NOT NULL GROUP BY grp)
+        SELECT g.cid,
+            CASE WHEN g.comp IS NOT NULL AND coalesce(k.conflict, false) THEN g.comp
+                 WHEN g.comp IS NOT NULL THEN g.grp
+                 WHEN NOT coalesce(k.conflict, false) THEN g.grp END AS child_lbl,
+            g.comp IS NULL AND g.tr_nid IS NOT NULL AND coalesce(k.conflict, false) AS is_ambiguous,
+            g.shared_method
+        FROM _id_grp g LEFT JOIN conflict k USING (grp)"""
+    )
+    return rounds
+
+
+def _publish(con: duckdb.DuckDBPyConnection) -> None:
+    """Record-level assignment, children and metrics, replaced in one transaction."""
+    on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM c.{c}" for c in KEYS.split(", "))
+    # A record without a class label (ambiguous or without triple) is a child of its own:
+    # it gets a unique negative label, apart from the positive node labels.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _id_rl AS
+        SELECT r.source, r.src_rank, r.record_key,
+            coalesce(child_lbl, -row_number() OVER ()) AS child_lbl,
+            is_ambiguous, shared_method,
+            r.sex, r.birth_date, r.community_code, r.archive_date
+        FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res USING (cid)"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _id_children AS
+        SELECT child_lbl,
+            md5(min(source || ':' || record_key)) AS child_key,
+            arg_min(sex, {'r': src_rank, 'k': record_key}) AS sex,
+            arg_min(birth_date, {'r': src_rank, 'k': record_key}) AS birth_date,
+            arg_min(community_code, record_key) AS birth_community_code,
+            bool_or(source = 'births') AS has_birth_record,
+            bool_or(source = 'health_archives') AS has_archive,
+            min(archive_date) AS first_archive_date,
+            count(*) AS n_records,
+            min(birth_date) <> max(birth_date) AS birth_date_conflict,
+            min(sex) <> max(sex) AS sex_conflict,
+            bool_or(is_ambiguous) AS is_ambiguous
+        FROM _id_rl GROUP BY child_lbl"""
+    )
+    sources = ", ".join(f"('{s}', {i})" for i, s in enumerate(ATTRIBUTE_PRIORITY, start=1))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS identity")
+        con.execute(
+            """CREATE OR REPLACE TABLE identity.child_records AS
+            SELECT r.source, r.record_key, ch.child_key,
+                coalesce(r.shared_method, CASE WHEN r.is_ambiguous THEN 'ambiguous'
+                    WHEN ch.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
+                r.is_ambiguous,
+                ch.birth_date_conflict OR ch.sex_conflict AS in_conflicting_child
+            FROM _id_rl r JOIN _id_children ch USING (child_lbl)"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TABLE identity.children AS
+            SELECT child_key, sex, birth_date, birth_community_code, has_birth_record,
+                has_archive, first_archive_date, n_records::INTEGER AS n_records,
+                birth_date_conflict, sex_conflict, is_ambiguous
+            FROM _id_children"""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TABLE identity.linkage_metrics AS
+            SELECT s.source,
+                count(r.record_key) AS records,
+                count(*) FILTER (WHERE r.link_method = 'id_number') AS linked_by_id_number,
+                count(*) FILTER (WHERE r.link_method = 'birth_cert') AS linked_by_birth_cert,
+                count(*) FILTER (WHERE r.link_method = 'archive_no') AS linked_by_archive_no,
+                count(*) FILTER (WHERE r.link_method = 'demographics') AS linked_by_demographics,
+                count(*) FILTER (WHERE r.link_method = 'ambiguous') AS ambiguous,
+                count(*) FILTER (WHERE r.link_method = 'none') AS unlinked,
+                count(*) FILTER (WHERE r.in_conflicting_child) AS conflicts
+            FROM (VALUES {sources}) s(source, rank)
+            LEFT JOIN identity.child_records r USING (source)
+            GROUP BY s.source, s.rank ORDER BY s.rank"""
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def resolve_identity(con: duckdb.DuckDBPyConnection) -> dict:
+    """Build schema `identity` from `ingested.*`; returns a summary for the asset metadata."""
+    started = time.perf_counter()
+    # Row order carries no meaning here; not preserving it lets DuckDB stream in parallel.
+    con.execute("SET preserve_insertion_order = false")
+    _records_view(con)
+    _identifier_classes(con)
+    rounds = _resolve_classes(con)
+    _publish(con)
+    for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_id_')"
+    ).fetchall():
+        con.execute(f"DROP TABLE {name}")
+    con.execute("DROP VIEW _id_rec")
+    records = dict(con.execute("SELECT source, records FROM identity.linkage_metrics").fetchall())
+    children, ambiguous = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE is_ambiguous) FROM identity.children"
+    ).fetchone()
+    return {
+        "children": children,
+        "records": records,
+        "ambiguous": ambiguous,
+        "rounds": rounds,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def benchmark_identity(n_children: int, path: str = ":memory:") -> dict:
+    """Resolve a synthetic load of `n_children` children (about 9 records each, hashes made
+    in DuckDB) and return the summary. Every synthetic child links, so children must equal
+    `n_children`: 90% carry an ID number, movers (1 in 25) have two archives, checks point
+    at the archive, and enrollments of children without ID link by the triple only."""
+    con = duckdb.connect(path)
+    has_id = "i % 10 <> 0"
+    common = (
+        "md5('tr' || i) AS triple_key, CASE WHEN i % 2 = 0 THEN 'M' ELSE 'F' END AS sex, "
+        "DATE '2021-01-01' + (i % 1000)::INTEGER AS birth_date"
+    )
+    con.execute("CREATE SCHEMA ingested")
+    con.execute(
+        f"""CREATE TABLE ingested.births AS
+        SELECT md5('bc' || i) AS record_key, md5('bc' || i) AS birth_cert_key,
+            CASE WHEN {has_id} AND i % 3 <> 0 THEN md5('id' || i) END AS id_key, {common},
+            'c' || (i % 50) AS community_code
+        FROM range({n_children}) t(i) WHERE i % 20 <> 0"""
+    )
+    con.execute(
+        f"""CREATE TABLE ingested.health_archives AS
+        SELECT md5('ar' || i || '-' || k) AS record_key, md5('ar' || i || '-' || k) AS archive_key,
+            CASE WHEN {has_id} THEN md5('id' || i) END AS id_key,
+            CASE WHEN NOT ({has_id}) OR i % 2 = 0 THEN md5('bc' || i) END AS birth_cert_key,
+            {common}, 'c' || (i % 50) AS community_code,
+            DATE '2021-03-01' + (i % 1000 + k * 200)::INTEGER AS archive_date
+        FROM range({n_children}) t(i), range(2) a(k) WHERE k = 0 OR i % 25 = 0"""
+    )
+    con.execute(
+        f"""CREATE TABLE ingested.health_checks AS
+        SELECT md5('ck' || i || '-' || j) AS record_key, md5('ar' || i || '-0') AS archive_key,
+            NULL::VARCHAR AS id_key, NULL::VARCHAR AS birth_cert_key,
+            CASE WHEN j = 0 THEN md5('tr' || i) END AS triple_key,
+            CASE WHEN i % 2 = 0 THEN 'M' ELSE 'F' END AS sex,
+            DATE '2021-01-01' + (i % 1000)::INTEGER AS birth_date
+        FROM range({n_children}) t(i), range(7) c(j)"""
+    )
+    con.execute(
+        f"""CREATE TABLE ingested.enrollments AS
+        SELECT md5('en' || i) AS record_key, CASE WHEN {has_id} THEN md5('id' || i) END AS id_key,
+            NULL::VARCHAR AS birth_cert_key, {common}
+        FROM range({n_children}) t(i) WHERE i % 3 = 0"""
+    )
+    try:
+        return resolve_identity(con)
+    finally:
+        con.close()
