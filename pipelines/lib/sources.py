@@ -133,6 +133,8 @@ class Source:
     child_level: bool = False
     person_level: bool = False
     date_columns_after_birth: tuple[str, ...] = field(default=())
+    # How often a delivery is expected; longer without one raises a freshness warning.
+    expected_every_days: int = 7
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -159,6 +161,7 @@ SOURCES: dict[str, Source] = {
                 _c("community_name", "text", True),
             ),
             key=("community_code",),
+            expected_every_days=365,
         ),
         Source(
             "health_facilities",
@@ -171,6 +174,7 @@ SOURCES: dict[str, Source] = {
                 _c("three_in_one_since", "date"),
             ),
             key=("facility_code",),
+            expected_every_days=92,
         ),
         Source(
             "births",
@@ -274,6 +278,7 @@ SOURCES: dict[str, Source] = {
                 _c("demonstration_level", "enum", False, DEMONSTRATION_LEVELS),
             ),
             key=("institution_code",),
+            expected_every_days=31,
         ),
         Source(
             "staff",
@@ -288,6 +293,7 @@ SOURCES: dict[str, Source] = {
                 _c("certified_on", "date"),
             ),
             key=("id_number", "institution_code", "hired_on"),
+            expected_every_days=31,
             person_level=True,
         ),
         Source(
@@ -300,6 +306,7 @@ SOURCES: dict[str, Source] = {
                 _c("passed", "bool", True),
             ),
             key=("survey_no",),
+            expected_every_days=92,
         ),
     )
 }

@@ -5,6 +5,7 @@ import time
 import dagster as dg
 
 from pipelines.lib.config import settings
+from pipelines.lib.freshness import freshness
 from pipelines.lib.ingest import ingest_source, write_source
 from pipelines.lib.sources import SOURCES, Source
 from pipelines.lib.warehouse import work_db
@@ -17,10 +18,21 @@ def ingestion_asset(source: Source) -> dg.AssetsDefinition:
         description=f"{source.label_zh} ({source.name}): every file under "
         f"YIYU_RAW_DIR/{source.name}/, validated, pseudonymised and superseded by natural key.",
         kinds={"duckdb", "polars"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "freshness",
+                asset=dg.AssetKey(["ingested", source.name]),
+                description=f"a new file at least every {source.expected_every_days} days",
+            )
+        ],
     )
     def _ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         started = time.perf_counter()
-        result = ingest_source(source, settings().raw_dir / source.name, progress=context.log.info)
+        source_dir = settings().raw_dir / source.name
+        result = ingest_source(source, source_dir, progress=context.log.info)
+        fresh = freshness(source, source_dir)
+        if not fresh.fresh:
+            context.log.warning(f"{source.name} is stale: {fresh.describe()}")
         with work_db() as con:
             write_source(con, source, result)
         audit = result.audit
@@ -41,7 +53,20 @@ def ingestion_asset(source: Source) -> dg.AssetsDefinition:
                     dict(result.quarantine.group_by("reason_code").len().iter_rows())
                 ),
                 "seconds": round(time.perf_counter() - started, 2),
-            }
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="freshness",
+                    passed=fresh.fresh,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description=f"{source.name}: {fresh.describe()}",
+                    metadata={
+                        "newest_file": fresh.newest_file or "",
+                        "age_days": -1 if fresh.age_days is None else round(fresh.age_days, 2),
+                        "expected_every_days": fresh.expected_every_days,
+                    },
+                )
+            ],
         )
 
     return _ingest

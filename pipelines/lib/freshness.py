@@ -1,0 +1,39 @@
+"""Freshness: how long since a source last received a file, against its declared cadence."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.lib.readers import discover
+from pipelines.lib.sources import Source
+
+
+@dataclass(frozen=True)
+class Freshness:
+    newest_file: str | None
+    age_days: float | None
+    expected_every_days: int
+
+    @property
+    def fresh(self) -> bool:
+        return self.age_days is not None and self.age_days <= self.expected_every_days
+
+    def describe(self) -> str:
+        if self.newest_file is None:
+            return f"no file delivered (expected every {self.expected_every_days} days)"
+        return (
+            f"newest file {self.newest_file} landed {self.age_days:.1f} days ago "
+            f"(expected every {self.expected_every_days} days)"
+        )
+
+
+def freshness(source: Source, source_dir: Path, now: float | None = None) -> Freshness:
+    files = discover(source_dir)
+    if not files:
+        return Freshness(None, None, source.expected_every_days)
+    newest = max(files, key=lambda p: p.stat().st_mtime)
+    age = ((now or time.time()) - newest.stat().st_mtime) / 86400
+    rel = newest.relative_to(source_dir).as_posix()
+    return Freshness(rel, age, source.expected_every_days)
