@@ -1,0 +1,194 @@
+"""The evaluators' report: contents, offline rendering in headless Chromium, the Dagster asset."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from html.parser import HTMLParser
+
+import dagster as dg
+import plotly.offline
+import pytest
+from playwright.sync_api import sync_playwright
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.defs.report import defs, evaluation_report
+from pipelines.lib.config import REPO_ROOT
+from tests.test_report_fixtures import write_published
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+TARGETS_Q2 = {  # target_code -> (shown value, state), worked from the fixture's 2023Q2 figures
+    "T01": ("94.0%", "未达标"),  # min(188/200, 95/100) of the three-in-one streets
+    "T02": ("95.1%", "达标"),  # 504/530
+    "T03": ("79.9%", "未达标"),  # 602/753
+    "T04": ("14.2", "未达标"),  # 753/53
+    "T05": ("100.0%", "达标"),
+    "T06": ("75.0%", "未达标"),  # 3/4 streets with a care station
+    "T07": ("31", "达标"),
+    "T08": ("2", "达标"),
+    "T09": ("80.9%", "达标"),  # 93/115
+    "T10": ("92.4%", "达标"),  # 133/144
+}
+# 12 trend charts + one street comparison per ratio indicator (9 of them).
+CHARTS = 12 + 9
+
+
+class _Tables(HTMLParser):
+    """Cell texts of the tables with an id (a second, independent reading of the page)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._table = self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table" and attrs.get("id"):
+            self._table = self.tables.setdefault(attrs["id"], [])
+        elif tag == "tr" and self._table is not None:
+            self._table.append([])
+        elif tag in ("td", "th") and self._table is not None:
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+        elif tag in ("td", "th") and self._table is not None:
+            self._table[-1].append(self._cell.strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def _tables(html: str) -> dict[str, list[list[str]]]:
+    parser = _Tables()
+    parser.feed(html)
+    return parser.tables
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    published = write_published(root / "warehouse" / "yiyu.duckdb")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("YIYU_WAREHOUSE_PATH", str(published))
+        result = CliRunner().invoke(app, ["report", "--out", str(root / "report.html")])
+    assert result.exit_code == 0, result.output
+    return root / "report.html"
+
+
+def test_scorecard_and_sections(report):
+    html = report.read_text(encoding="utf-8")
+    tables = _tables(html)
+    card = {row[0]: row for row in tables["scorecard-table"][1:]}
+    assert len(card) == 10
+    shown = {
+        code: (row[3], row[4])
+        for code, row in zip(sorted(TARGETS_Q2), tables["scorecard-table"][1:], strict=True)
+    }
+    assert shown == TARGETS_Q2
+    assert card["三位一体中心服务辖区建档率达100%"][2] == "=100.0%"
+    assert "6 / 10 项目标达标" in html
+    # Coverage: the two health-check files (one rejected whole) summed by hand.
+    coverage = {row[0]: row[1:] for row in tables["coverage-table"][1:]}
+    assert coverage["儿童健康检查"] == ["2", "1", "1240", "1180", "60", "0"]
+    assert coverage["出生登记"] == ["1", "0", "600", "590", "6", "4"]
+    assert tables["linkage-table"][0][:3] == ["来源", "记录数", "身份证号关联"]
+    # Quality: latest run r2 has 4 checks, 2 failing; one new, one persisting, one resolved.
+    assert "共 4 项，未通过 2 项" in html
+    quality = {row[1]: row[0] for row in tables["quality-table"][1:]}
+    assert quality == {
+        "archives_date_order": "新出现的失败",
+        "checks_height_range": "持续失败",
+        "staff_id_valid": "已解决",
+    }
+    assert "尚无冻结的季度报送" in html
+    assert "任何 1 至 4 之间的人数都不公布" in html
+
+
+def test_self_contained_plotly_inlined_once(report):
+    html = report.read_text(encoding="utf-8")
+    bundle = plotly.offline.get_plotlyjs()
+    assert html.count(bundle) == 1
+    # Outside the bundle (which names URLs in its own code) the page references nothing.
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html.replace(bundle, ""))
+    assert html.count('class="plotly-graph-div"') == CHARTS
+    assert html.count('class="definition"') == CHARTS
+
+
+def test_report_without_quality_history_says_so(tmp_path, monkeypatch):
+    published = write_published(tmp_path / "yiyu.duckdb", with_quality=False)
+    monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(published))
+    from pipelines.report.render import write_report
+
+    html = write_report(tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "没有数据质量检查历史" in html and 'id="quality-table"' not in html
+
+
+def test_renders_offline_in_headless_chromium(report):
+    assert shutil.which(CHROMIUM), "Debian chromium missing: apt-get install -y chromium"
+    url = report.as_uri()
+    requests, errors = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+        def record(route):
+            requests.append(route.request.url)
+            if route.request.url == url:
+                route.continue_()
+            else:
+                route.abort()
+
+        context.route("**/*", record)
+        page = context.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        page.wait_for_function(
+            f"document.querySelectorAll('.plotly-graph-div svg.main-svg').length >= {CHARTS}"
+        )
+        rows = page.locator("#scorecard-table tbody tr")
+        assert rows.count() == 10
+        first = rows.nth(0)
+        assert "未达标" in first.inner_text() and first.get_attribute("class") == "unmet"
+        states = page.locator("#scorecard-table .badge").all_inner_texts()
+        assert sorted(states) == sorted(state for _, state in TARGETS_Q2.values())
+        graphs_with_svg = page.evaluate(
+            "[...document.querySelectorAll('.plotly-graph-div')]"
+            ".filter(d => d.querySelector('svg.main-svg')).length"
+        )
+        assert graphs_with_svg == CHARTS
+        titles = page.locator(".plotly-graph-div .gtitle").all_text_contents()
+        assert "婴幼儿健康档案建档率 季度趋势" in titles
+        assert any(t.startswith("从业人员持证率 街道对比") for t in titles)
+        assert "试点目标达成情况" in page.locator("h2").first.inner_text()
+        assert "北仑区普惠托育服务试点" in page.locator("h1").inner_text()
+        assert page.get_by_text("已抑制").count() > 0
+        artifacts = REPO_ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+        browser.close()
+    assert requests == [url]
+    assert errors == []
+
+
+def test_evaluation_report_asset(tmp_path, monkeypatch):
+    published = write_published(tmp_path / "warehouse" / "yiyu.duckdb")
+    monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(published))
+    assert evaluation_report.group_names_by_key == {dg.AssetKey("evaluation_report"): "report"}
+    assert evaluation_report.asset_deps[dg.AssetKey("evaluation_report")] == {
+        dg.AssetKey("published_warehouse")
+    }
+    assert defs.resolve_assets_def("evaluation_report").key == evaluation_report.key
+    result = dg.materialize([evaluation_report])
+    assert result.success
+    html = (tmp_path / "warehouse" / "report.html").read_text(encoding="utf-8")
+    assert '<b id="as-of-period">2023Q2</b>' in html
