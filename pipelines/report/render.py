@@ -34,8 +34,8 @@ th{background:#eaf2f8}td:first-child,th:first-child{text-align:left}
 .suppressed .badge,.nodata .badge{background:#888}
 tr.unmet td{background:#fdedec}tr.met td{background:#eafaf1}
 .figure{display:flex;gap:16px;align-items:flex-start;margin:12px 0}
-.figure>div:first-child{flex:1 1 auto;min-width:0}
-.definition{flex:0 0 280px;font-size:13px;background:#f7f9fa;border-left:4px solid #2e86c1;
+.figure>div{flex:1 1 auto;min-width:0}
+.definition{order:2;flex:0 0 280px;font-size:13px;background:#f7f9fa;border-left:4px solid #2e86c1;
   padding:8px 12px;margin:0}
 .definition dt{font-weight:bold}.definition dd{margin:0 0 6px 0}
 .note{color:#555;font-size:13px}.kpi{font-size:20px;font-weight:bold}
@@ -179,6 +179,12 @@ def _definition_card(definition: Definition | None, code: str) -> str:
     )
 
 
+def _figure_with_definition(chart: str, definition: Definition | None, code: str) -> str:
+    # The card comes first in the page (shown on the right by CSS): plotly sizes a chart when
+    # its script runs, so the card must already take its place by then.
+    return f'<div class="figure">{_definition_card(definition, code)}{chart}</div>'
+
+
 def _indicator_target(scorecard: pl.DataFrame, values: pl.DataFrame, code: str) -> float | None:
     """The district target of an indicator (the indicator rows carry it; else the scorecard)."""
     district = values.filter(
@@ -207,8 +213,7 @@ def _trend_section(
         name = definitions[code].name_zh if code in definitions else code
         fig = charts.trend(code, name, district, _indicator_target(scorecard, values, code))
         parts.append(
-            f'<div class="figure">{charts.to_div(fig, f"trend-{i}")}'
-            f"{_definition_card(definitions.get(code), code)}</div>"
+            _figure_with_definition(charts.to_div(fig, f"trend-{i}"), definitions.get(code), code)
         )
     return "".join(parts)
 
@@ -227,8 +232,7 @@ def _street_section(values: pl.DataFrame, period: str, definitions: dict[str, De
         name = definitions[code].name_zh if code in definitions else code
         fig = charts.street_comparison(code, name, streets, district, target)
         parts.append(
-            f'<div class="figure">{charts.to_div(fig, f"street-{i}")}'
-            f"{_definition_card(definitions.get(code), code)}</div>"
+            _figure_with_definition(charts.to_div(fig, f"street-{i}"), definitions.get(code), code)
             + _values_table(rows.sort("scope_level", "scope_code"), code)
         )
     return "".join(parts)
