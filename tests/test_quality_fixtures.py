@@ -11,6 +11,7 @@ import hashlib
 from datetime import date, timedelta
 
 import dagster as dg
+import pandas as pd
 
 from pipelines.defs.quality.checks import defs as quality_defs
 from pipelines.lib.warehouse import work_db
@@ -293,8 +294,8 @@ def write_table(con, qualified: str, rows: list[dict]) -> None:
         [row.get(c) for c in columns] + ([f"{name}/day1.csv", n + 2] if lineage else [])
         for n, row in enumerate(rows)
     ]
-    placeholders = ", ".join("?" for _ in names)
-    con.executemany(f"insert into {qualified} ({', '.join(names)}) values ({placeholders})", values)
+    frame = pd.DataFrame(values, columns=names)  # noqa: F841 (read by DuckDB below)
+    con.execute(f"insert into {qualified} ({', '.join(names)}) select * from frame")
 
 
 def stand_in_assets(tables: dict[str, list[dict]]) -> list:

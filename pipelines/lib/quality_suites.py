@@ -70,9 +70,24 @@ def kwargs_of(expectation: Any) -> dict[str, Any]:
     return {k: v for k, v in expectation.configuration.kwargs.items() if v is not None}
 
 
+def condition_text(condition: Any) -> str:
+    """A GE row condition (JSON form) as `age >= 3 and age < 12`."""
+    if not isinstance(condition, dict):
+        return str(condition)
+    if condition.get("type") == "comparison":
+        column = condition["column"]["name"]
+        return f"{column} {condition['operator']} {condition['parameter']}"
+    joined = f" {condition.get('type')} ".join(
+        condition_text(c) for c in condition.get("conditions", [])
+    )
+    return f"({joined})"
+
+
 def describe_expected(expectation: Any) -> str:
     """`expect_x(column, k=v, ...)`: readable and complete enough to reproduce the rule."""
     kwargs = kwargs_of(expectation)
+    if "row_condition" in kwargs:
+        kwargs["row_condition"] = condition_text(kwargs["row_condition"])
     parts = [str(kwargs.pop("column"))] if "column" in kwargs else []
     parts += [
         f"{k}={v}" for k, v in kwargs.items() if k not in ("result_format", "catch_exceptions")

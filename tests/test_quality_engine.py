@@ -1,0 +1,140 @@
+"""The evaluation engine on a real DuckDB file: exact counts over whole tables, GE row rules on
+all rows or a deterministic sample, age-conditioned ranges and the status changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from pipelines.lib.quality import run_checks
+from pipelines.lib.quality_history import Run, status_change
+from pipelines.lib.quality_sample import sample_frame
+from pipelines.lib.quality_suites import expectations_dir
+from pipelines.lib.warehouse import work_db
+from tests.test_quality_fixtures import h, write_table
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch):
+    monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(tmp_path / "wh" / "yiyu.duckdb"))
+    return tmp_path
+
+
+def check_row(n: int, born: date, age_days: int, height: float, archive: bool = True) -> dict:
+    return {
+        "record_key": h("ck", n),
+        "archive_key": h("ar", n) if archive else None,
+        "sex": "F",
+        "birth_date": born,
+        "facility_code": "F01",
+        "check_date": born + timedelta(days=age_days),
+        "height_cm": height,
+        "weight_kg": 8.0,
+        "hemoglobin_g_l": 120.0,
+    }
+
+
+def outcomes(run_id: str, dataset: str) -> dict[str, object]:
+    return {r.outcome.check_name: r.outcome for r in run_checks(dataset, Run(run_id, NOW))}
+
+
+NOW = datetime(2024, 1, 1, 8, 0)
+
+
+def test_counts_are_exact_over_the_table_while_row_rules_use_a_sample(warehouse, monkeypatch):
+    # 3000 checks, archive_key missing from exactly 1234 of them; the suite samples 500 rows.
+    suites = warehouse / "expectations"
+    shutil.copytree(expectations_dir(), suites)
+    suite = json.loads((suites / "health_checks.json").read_text(encoding="utf-8"))
+    suite["meta"]["sample_rows"] = 500
+    (suites / "health_checks.json").write_text(json.dumps(suite), encoding="utf-8")
+    monkeypatch.setenv("YIYU_EXPECTATIONS_DIR", str(suites))
+    rows = [check_row(n, date(2023, 1, 1), 200, 68.0, archive=n >= 1234) for n in range(3000)]
+    with work_db() as con:
+        write_table(con, "ingested.health_checks", rows)
+
+    result = outcomes("run-1", "health_checks")
+
+    fill = result["archive_key_fill_target"]
+    assert fill.observed_value == "filled in 1766 of 3000 rows (58.87%)"
+    assert fill.evaluated_on == "full table, 3000 rows"
+    assert not fill.passed  # 58.87% < the suite's 80%
+    assert result["record_key_unique"].observed_value == "0 of 3000 non-null rows share a value"
+    assert result["row_count_nonzero"].observed_value == "3000"
+    in_range = result["height_cm_physiological_range"]
+    assert in_range.evaluated_on == "deterministic sample of 500 of 3000 rows"
+    assert in_range.passed and in_range.observed_value == "0 of 500 values outside (0.00%)"
+
+
+def test_the_sample_is_deterministic_and_taken_from_the_table(warehouse):
+    rows = [check_row(n, date(2023, 1, 1), n % 700, 60.0 + n % 30) for n in range(2000)]
+    with work_db() as con:
+        write_table(con, "ingested.health_checks", rows)
+        derived = {"age_days": "date_diff('day', birth_date, check_date)"}
+        first, note = sample_frame(con, "ingested.health_checks", 300, derived)
+        second, _ = sample_frame(con, "ingested.health_checks", 300, derived)
+    assert note == "deterministic sample of 300 of 2000 rows"
+    assert len(first) == 300 and first["record_key"].is_unique
+    assert list(first["record_key"]) == list(second["record_key"])
+    assert set(first["record_key"]) <= {r["record_key"] for r in rows}
+    by_key = {r["record_key"]: r for r in rows}
+    for key, age in zip(first["record_key"], first["age_days"], strict=True):
+        assert age == (by_key[key]["check_date"] - by_key[key]["birth_date"]).days
+
+
+def test_age_bands_apply_only_to_children_of_that_age(warehouse):
+    # Ten checks at 4 months of age, one of them 120 cm tall (plausible at 30 months, not at
+    # 4); ten checks at 30 months, all 100 cm.
+    young = [check_row(n, date(2023, 1, 1), 120, 120.0 if n == 0 else 62.0) for n in range(10)]
+    older = [check_row(10 + n, date(2021, 1, 1), 912, 100.0) for n in range(10)]
+    with work_db() as con:
+        write_table(con, "ingested.health_checks", young + older)
+
+    result = outcomes("run-1", "health_checks")
+
+    band = result["height_cm_at_age_3_12m"]
+    assert not band.passed
+    assert band.observed_value == "1 of 10 values outside (10.00%)"
+    assert result["height_cm_at_age_24_48m"].passed
+    assert result["height_cm_at_age_24_48m"].observed_value == "0 of 10 values outside (0.00%)"
+    assert result["height_cm_physiological_range"].passed  # 120 cm is a possible height
+
+
+def test_duplicates_and_missing_columns_are_reported(warehouse):
+    rows = [check_row(n, date(2023, 1, 1), 200, 68.0) for n in range(10)]
+    rows[1]["record_key"] = rows[0]["record_key"]  # two rows share one key
+    rows[4]["record_key"] = rows[2]["record_key"] = rows[3]["record_key"]  # three share another
+    with work_db() as con:
+        write_table(con, "ingested.health_checks", rows)
+        con.execute("alter table ingested.health_checks drop column hemoglobin_g_l")
+
+    result = outcomes("run-1", "health_checks")
+
+    assert result["record_key_unique"].observed_value == "5 of 10 non-null rows share a value"
+    assert not result["record_key_unique"].passed
+    assert result["hemoglobin_g_l_type"].observed_value == "column missing"
+    assert not result["hemoglobin_g_l_usual_range"].passed
+
+
+def test_a_missing_table_fails_every_check_of_its_suite(warehouse):
+    result = outcomes("run-1", "staff")
+    assert result and all(not o.passed for o in result.values())
+    assert {o.observed_value for o in result.values()} == {"table ingested.staff missing"}
+
+
+@pytest.mark.parametrize(
+    ("passed", "before", "change"),
+    [
+        (True, None, "ok"),
+        (True, True, "ok"),
+        (True, False, "resolved"),
+        (False, None, "new"),
+        (False, True, "new"),
+        (False, False, "persisting"),
+    ],
+)
+def test_status_change(passed, before, change):
+    assert status_change(passed, before) == change
