@@ -1,0 +1,1 @@
+"""Scale benchmark of the refresh against the engine floor (see README.md)."""

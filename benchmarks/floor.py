@@ -1,0 +1,290 @@
+"""The engine floor: the least work any correct refresh must do on the same raw files.
+
+Plain polars, no framework, no cache, no audit: read the bytes of every file (decoding
+GB18030 where needed), match the headers, keep the last row per natural key, replace every
+identifier by its keyed hash (HMAC-SHA-256, as the contract demands), link archives and
+checks to births by those hashes, and aggregate the marts' main figures per street and
+quarter: under-3 children, those with an archive by D, those with a check in the year to D,
+operating and affordable slots, and passed surveys in the year to D.
+
+It deliberately leaves out what a floor need not prove it can do (quarantine reasons, ID
+check characters, demographic linkage, the audit, publishing): the benchmark reports how far
+the real refresh is above this bound, not that the two are the same program.
+
+Run alone: `python -m benchmarks.floor RAW_DIR` (key from YIYU_LINK_SECRET); prints JSON.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+import time
+import unicodedata
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import polars_hash  # noqa: F401  (registers the `chash` namespace)
+
+from pipelines.lib.sources import SOURCES, Source
+
+PERIOD_START = date(2022, 10, 1)
+_UNIT = re.compile(r"\s*[(\[【][^)\]】]*[)\]】]\s*$")
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d")
+TRUE_TEXT = ("是", "y", "1", "true")
+RESULT_MARK = "floor result: "
+
+
+def _header(text: str) -> str:
+    return _UNIT.sub("", unicodedata.normalize("NFKC", text).replace("\ufeff", "").strip().lower())
+
+
+def _renames(source: Source, headers: list[str]) -> dict[str, str]:
+    names = {}
+    for col in source.columns:
+        for spelling in (col.name, *col.aliases):
+            names.setdefault(_header(spelling), col.name)
+    return {h: names[_header(h)] for h in headers if _header(h) in names}
+
+
+def read_file(path: Path) -> pl.DataFrame:
+    """All columns as text, as the file names them."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pl.read_parquet(path).with_columns(pl.all().cast(pl.String))
+    if suffix == ".xlsx":
+        frame = pl.read_excel(path, engine="calamine")
+        return frame.with_columns(pl.all().cast(pl.String))
+    data = path.read_bytes()
+    try:  # UTF-8 (BOM or not) is read as is; only other bytes are decoded as GB18030
+        return pl.read_csv(io.BytesIO(data), infer_schema=False)
+    except pl.exceptions.ComputeError:
+        text = data.decode("gb18030").encode("utf-8")
+        return pl.read_csv(io.BytesIO(text), infer_schema=False)
+
+
+def read_source(raw_dir: Path, source: Source) -> pl.DataFrame:
+    """Every file of the source in lexical order, header-matched, last row per key kept."""
+    folder = raw_dir / source.name
+    files = sorted(
+        (p for p in folder.rglob("*") if p.suffix.lower() in (".csv", ".xlsx", ".parquet")),
+        key=lambda p: p.relative_to(folder).as_posix(),
+    )
+    frames = []
+    for path in files:
+        frame = read_file(path)
+        renames = _renames(source, frame.columns)
+        if not set(source.required) <= set(renames.values()):
+            continue  # a file lacking a required column is rejected whole
+        frame = frame.select(pl.col(h).alias(n) for h, n in renames.items())
+        frames.append(frame.select(pl.all().str.normalize("NFKC").str.strip_chars()))
+    frame = pl.concat(frames, how="diagonal") if frames else pl.DataFrame()
+    return frame.unique(list(source.key), keep="last", maintain_order=True)
+
+
+def keyed(col: str, kind: str, key: str) -> pl.Expr:
+    return (
+        (pl.lit(f"{kind}:") + pl.col(col).str.to_uppercase())
+        .chash.hmac_sha256(key=key)
+        .str.slice(0, 32)
+        .alias(f"{kind}_key")
+    )
+
+
+def day(col: str) -> pl.Expr:
+    text = pl.col(col).str.replace(r"[ T]\d{1,2}:\d{2}(:\d{2})?(\.\d+)?$", "")
+    return pl.coalesce(text.str.strptime(pl.Date, f, strict=False) for f in DATE_FORMATS).alias(col)
+
+
+def _optional(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
+    missing = [n for n in names if n not in frame.columns]
+    return frame.with_columns(pl.lit(None, pl.String).alias(n) for n in missing)
+
+
+def load(raw_dir: Path, key: str) -> dict[str, pl.DataFrame]:
+    """Every source read and hashed; only the columns the figures need stay."""
+    s = {name: read_source(raw_dir, src) for name, src in SOURCES.items()}
+    births = _optional(s["births"], ("id_number", "community_code")).select(
+        keyed("birth_cert_no", "birth_cert", key),
+        keyed("id_number", "id", key),
+        day("birth_date"),
+        "community_code",
+    )
+    archives = _optional(s["health_archives"], ("id_number", "birth_cert_no")).select(
+        keyed("archive_no", "archive", key),
+        keyed("birth_cert_no", "birth_cert", key),
+        keyed("id_number", "id", key),
+        day("archive_date"),
+    )
+    checks = _optional(s["health_checks"], ("archive_no", "id_number", "birth_cert_no")).select(
+        keyed("check_no", "check", key),
+        keyed("archive_no", "archive", key),
+        keyed("id_number", "id", key),
+        keyed("birth_cert_no", "birth_cert", key),
+        day("check_date"),
+    )
+    enrollments = _optional(s["enrollments"], ("id_number", "birth_cert_no")).select(
+        keyed("enrollment_no", "enrollment", key),
+        keyed("id_number", "id", key),
+        keyed("birth_cert_no", "birth_cert", key),
+        day("enroll_date"),
+        "institution_code",
+    )
+    staff = s["staff"].select(keyed("id_number", "staff", key), "institution_code")
+    institutions = _optional(s["institutions"], ("affordable_since", "closed_on")).select(
+        "institution_code",
+        "street_code",
+        pl.col("slots").cast(pl.Int64, strict=False),
+        pl.col("is_affordable").str.to_lowercase().is_in(TRUE_TEXT).alias("is_affordable"),
+        day("affordable_since"),
+        day("filed_on"),
+        day("closed_on"),
+    )
+    surveys = s["parenting_surveys"].select(
+        "community_code",
+        day("survey_date"),
+        pl.col("passed").str.to_lowercase().is_in(TRUE_TEXT).alias("passed"),
+    )
+    divisions = s["divisions"].select("community_code", "street_code")
+    return dict(
+        births=births,
+        archives=archives,
+        checks=checks,
+        enrollments=enrollments,
+        staff=staff,
+        institutions=institutions,
+        surveys=surveys,
+        divisions=divisions,
+    )
+
+
+def periods(as_of: date) -> pl.DataFrame:
+    """Quarter ends from PERIOD_START to the quarter of `as_of`; the last one is `as_of`."""
+    starts = pl.date_range(PERIOD_START, as_of, "3mo", eager=True)
+    ends = starts.dt.offset_by("2mo").dt.month_end()
+    ends = ends.filter(ends < as_of).append(pl.Series([as_of]))
+    return pl.DataFrame({"d": ends}).with_columns(
+        (
+            pl.col("d").dt.year().cast(pl.String) + "Q" + pl.col("d").dt.quarter().cast(pl.String)
+        ).alias("period")
+    )
+
+
+def _age_months(birth: pl.Expr, d: pl.Expr) -> pl.Expr:
+    months = (d.dt.year() - birth.dt.year()) * 12 + d.dt.month() - birth.dt.month()
+    return months - (d.dt.day() < birth.dt.day()).cast(pl.Int32)
+
+
+def child_figures(t: dict[str, pl.DataFrame], quarters: pl.DataFrame) -> pl.DataFrame:
+    """Per street and period: under-3 children, with an archive by D, with a check in the year."""
+    births = t["births"].join(t["divisions"], on="community_code", how="left")
+    # A child's archives: by birth certificate, else by ID number.
+    by_cert = births.join(t["archives"].drop("id_key"), on="birth_cert_key")
+    by_id = births.filter(pl.col("id_key").is_not_null()).join(
+        t["archives"].drop("birth_cert_key"), on="id_key"
+    )
+    link = ["birth_cert_key", "archive_key", "archive_date"]
+    archives = pl.concat([by_cert.select(link), by_id.select(link)]).unique(link[:2])
+    first_archive = archives.group_by("birth_cert_key").agg(pl.col("archive_date").min())
+    # A check belongs to the child of its archive, else of its own birth certificate.
+    checks = (
+        t["checks"]
+        .join(archives.select("archive_key", "birth_cert_key"), on="archive_key", how="left")
+        .select(
+            pl.coalesce("birth_cert_key_right", "birth_cert_key").alias("birth_cert_key"),
+            "check_date",
+        )
+    )
+    base = births.join(first_archive, on="birth_cert_key", how="left").join(quarters, how="cross")
+    age = _age_months(pl.col("birth_date"), pl.col("d"))
+    under3 = base.filter((pl.col("birth_date") <= pl.col("d")) & (age < 36))
+    checked = (
+        under3.select("birth_cert_key", "d")
+        .join(checks.select("birth_cert_key", "check_date"), on="birth_cert_key")
+        .filter(
+            (pl.col("check_date") <= pl.col("d"))
+            & (pl.col("check_date") > pl.col("d") - pl.duration(days=365))
+        )
+        .unique(["birth_cert_key", "d"])
+        .with_columns(pl.lit(True).alias("checked"))
+    )
+    return (
+        under3.join(checked, on=["birth_cert_key", "d"], how="left")
+        .group_by("period", "street_code")
+        .agg(
+            pl.len().alias("under3"),
+            (pl.col("archive_date") <= pl.col("d")).sum().alias("under3_archived"),
+            pl.col("checked").fill_null(False).sum().alias("under3_checked"),
+        )
+    )
+
+
+def slot_figures(t: dict[str, pl.DataFrame], quarters: pl.DataFrame) -> pl.DataFrame:
+    inst = t["institutions"].join(quarters, how="cross")
+    operating = (pl.col("filed_on") <= pl.col("d")) & (
+        pl.col("closed_on").is_null() | (pl.col("closed_on") > pl.col("d"))
+    )
+    affordable = pl.col("is_affordable") & (
+        pl.col("affordable_since").is_null() | (pl.col("affordable_since") <= pl.col("d"))
+    )
+    return (
+        inst.filter(operating)
+        .group_by("period", "street_code")
+        .agg(
+            pl.col("slots").sum().alias("slots"),
+            pl.col("slots").filter(affordable).sum().alias("affordable_slots"),
+        )
+    )
+
+
+def survey_figures(t: dict[str, pl.DataFrame], quarters: pl.DataFrame) -> pl.DataFrame:
+    year = (pl.col("survey_date") <= pl.col("d")) & (
+        pl.col("survey_date") > pl.col("d") - pl.duration(days=365)
+    )
+    return (
+        t["surveys"]
+        .join(t["divisions"], on="community_code", how="left")
+        .join(quarters, how="cross")
+        .filter(year)
+        .group_by("period", "street_code")
+        .agg(pl.len().alias("surveys"), pl.col("passed").sum().alias("surveys_passed"))
+    )
+
+
+def figures(raw_dir: Path, key: str) -> pl.DataFrame:
+    """The marts' main figures per period and street (street null: outside the divisions)."""
+    t = load(raw_dir, key)
+    as_of = t["checks"]["check_date"].max()
+    quarters = periods(as_of)
+    on = ["period", "street_code"]
+    return (
+        child_figures(t, quarters)
+        .join(slot_figures(t, quarters), on=on, how="full", coalesce=True)
+        .join(survey_figures(t, quarters), on=on, how="full", coalesce=True)
+        .sort(on, nulls_last=True)
+    )
+
+
+def district_latest(result: pl.DataFrame) -> dict[str, object]:
+    """District totals of the latest period (streets of the divisions only)."""
+    latest = result.filter(
+        (pl.col("period") == result["period"].max()) & pl.col("street_code").is_not_null()
+    )
+    totals = latest.drop("period", "street_code").sum().row(0, named=True)
+    return {"period": result["period"].max(), **totals}
+
+
+def main() -> None:
+    raw_dir = Path(sys.argv[1])
+    started = time.perf_counter()
+    result = figures(raw_dir, os.environ["YIYU_LINK_SECRET"])
+    seconds = time.perf_counter() - started
+    summary = {"seconds": seconds, "rows": result.height, "district": district_latest(result)}
+    print(RESULT_MARK + json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    main()

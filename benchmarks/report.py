@@ -1,0 +1,99 @@
+"""The printed tables: per stage of a refresh, then the goals against the floor."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from benchmarks.events import RunLog
+
+MB = 1024 * 1024
+GB = 1024 * MB
+
+
+def _stage_rows_count(stage: str, rows: dict[str, int]) -> int | None:
+    """Rows a stage works through: raw rows read for parsing, else rows loaded/linked/published."""
+    if stage.startswith("parse+validate "):
+        return rows.get("read:" + stage.removeprefix("parse+validate "))
+    return {
+        "identity": rows.get("identity_records"),
+        "quality checks": rows.get("loaded"),
+        "dbt models": rows.get("loaded"),
+        "publishing": rows.get("published"),
+    }.get(stage)
+
+
+def stage_rows(run: RunLog, measured, rows: dict[str, int]) -> list[dict]:
+    """One row per stage (steps of the same stage summed), then overheads and the total."""
+    by_stage = defaultdict(list)
+    for step in run.steps:
+        by_stage[step.stage].append(step)
+    table = []
+    for stage, steps in by_stage.items():
+        seconds = sum(s.seconds for s in steps)
+        count = _stage_rows_count(stage, rows)
+        peak = max(measured.sampler.peak(s.start, s.end) for s in steps)
+        table.append(
+            {
+                "stage": stage,
+                "seconds": seconds,
+                "peak_rss_mb": peak / MB if peak else None,
+                "rows": count,
+                "rows_per_s": count / seconds if count and seconds > 0 else None,
+            }
+        )
+    in_steps = sum(s.seconds for s in run.steps)
+    table.append({"stage": "dagster between steps", "seconds": run.seconds - in_steps})
+    table.append(
+        {
+            "stage": "process start/load/exit",
+            "seconds": measured.seconds - run.seconds,
+            "peak_rss_mb": max(measured.sampler.peak(0, run.start), measured.sampler.peak(run.end))
+            / MB,
+        }
+    )
+    table.append(
+        {
+            "stage": "TOTAL (wall)",
+            "seconds": measured.seconds,
+            "peak_rss_mb": measured.sampler.peak() / MB,
+            "rows": rows.get("read_total"),
+        }
+    )
+    return table
+
+
+def _cell(value, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def print_stage_table(table: list[dict]) -> None:
+    print(f"{'stage':<34}{'wall s':>9}{'peak RSS MB':>13}{'rows':>12}{'rows/s':>12}")
+    for row in table:
+        print(
+            f"{row['stage']:<34}{_cell(row.get('seconds'), '.2f'):>9}"
+            f"{_cell(row.get('peak_rss_mb'), ',.0f'):>13}{_cell(row.get('rows'), ','):>12}"
+            f"{_cell(row.get('rows_per_s'), ',.0f'):>12}"
+        )
+
+
+def _goal(label: str, measured: str, ok: bool) -> None:
+    print(f"  {'met ' if ok else 'MISS'}  {label:<44} {measured}")
+
+
+def print_goals(result: dict) -> None:
+    full, noop, floor = result["full"], result["noop"], result["floor"]
+    ratio = full["wall_s"] / floor["wall_s"]
+    print(
+        f"\n== engine floor: {floor['wall_s']:.2f} s wall ({floor['seconds']:.2f} s compute), "
+        f"peak {floor['peak_rss'] / MB:,.0f} MB"
+    )
+    print(f"== goals ({result['children']:,} children)")
+    _goal("full refresh <= 2x floor (province goal)", f"{ratio:.1f}x", ratio <= 2)
+    _goal("peak memory < 8 GB", f"{full['peak_rss'] / GB:.2f} GB", full["peak_rss"] < 8 * GB)
+    _goal("full refresh < 30 s (district goal)", f"{full['wall_s']:.1f} s", full["wall_s"] < 30)
+    _goal("no-op refresh < 10 s", f"{noop['wall_s']:.1f} s", noop["wall_s"] < 10)
+    same = full["indicator_values"] == noop["indicator_values"]
+    _goal("no-op refresh gives the same indicator values", str(noop["indicator_values"]), same)
+    print("\n== floor vs marts, district, latest period (sanity view, not the same method)")
+    for label, floor_value, mart_value in result["floor_vs_marts"]:
+        print(f"  {label:<36}{_cell(floor_value, ','):>12}{_cell(mart_value, ','):>12}")

@@ -1,0 +1,148 @@
+"""`python -m benchmarks.run --scale district|province | --children N [--seed S]`.
+
+Generates (or reuses) a synthetic delivery, runs a full `yiyu refresh` into a fresh warehouse,
+then a second refresh with nothing new, then the engine floor on the same files, and prints
+per stage: wall seconds, peak RSS of the process tree, rows, rows/s; totals and the goals.
+The result is also saved as JSON under benchmarks/results/ (see benchmarks/compare.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks.events import RunLog, latest_run
+from benchmarks.floor import RESULT_MARK
+from benchmarks.marts import floor_vs_marts, indicator_checksum, warehouse_rows
+from benchmarks.memory import RssSampler
+from benchmarks.report import print_goals, print_stage_table, stage_rows
+
+BENCH_DIR = Path(__file__).resolve().parent
+DATA_DIR = BENCH_DIR / "data"
+RESULTS_DIR = BENCH_DIR / "results"
+SCALES = {"district": 30_000, "tenth": 300_000, "province": 3_000_000}
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Measured:
+    """A child process: wall seconds, peak RSS samples, exit code, and its log file."""
+
+    seconds: float
+    sampler: RssSampler
+    code: int
+    log: Path
+
+
+def measure(cmd: list[str], env: dict[str, str], log: Path) -> Measured:
+    started = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        with RssSampler(proc.pid) as sampler:
+            code = proc.wait()
+    return Measured(time.perf_counter() - started, sampler, code, log)
+
+
+def dataset(children: int, seed: int) -> Path:
+    """The raw delivery for (children, seed), generated once with the project's generator."""
+    raw = DATA_DIR / f"{children}-{seed}" / "raw"
+    if (raw / ".complete").exists():
+        return raw
+    partial = raw.with_name("raw.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    started = time.perf_counter()
+    cmd = [str(BIN / "yiyu"), "sample", "--children", str(children), "--seed", str(seed)]
+    subprocess.run([*cmd, "--out", str(partial)], check=True)
+    print(f"generated {children} children in {time.perf_counter() - started:.1f} s")
+    shutil.rmtree(raw, ignore_errors=True)
+    partial.rename(raw)
+    (raw / ".complete").touch()
+    return raw
+
+
+def floor_result(log: Path) -> dict:
+    line = next(x for x in log.read_text().splitlines() if x.startswith(RESULT_MARK))
+    return json.loads(line.removeprefix(RESULT_MARK))
+
+
+def refresh(env: dict[str, str], log: Path) -> tuple[Measured, RunLog]:
+    measured = measure([str(BIN / "yiyu"), "refresh"], env, log)
+    if measured.code != 0:
+        sys.exit(f"refresh failed (exit {measured.code}); see {log}")
+    return measured, latest_run(Path(env["DAGSTER_HOME"]))
+
+
+def bench(children: int, seed: int) -> dict:
+    raw = dataset(children, seed)
+    run_dir = DATA_DIR / f"{children}-{seed}" / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    warehouse = run_dir / "warehouse" / "yiyu.duckdb"
+    env = {
+        **os.environ,
+        "YIYU_RAW_DIR": str(raw),
+        "YIYU_WAREHOUSE_PATH": str(warehouse),
+        # A fresh key per benchmark: nothing is comparable with any real warehouse.
+        "YIYU_LINK_SECRET": secrets.token_hex(32),
+        "DAGSTER_HOME": str(run_dir / "warehouse" / "dagster"),
+    }
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True)
+    result: dict = {
+        "children": children,
+        "seed": seed,
+        "raw_bytes": sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    for name in ("full", "noop"):
+        measured, run = refresh(env, run_dir / f"refresh-{name}.log")
+        rows = warehouse_rows(warehouse)
+        table = stage_rows(run, measured, rows)
+        print(f"\n== {name} refresh: {children} children, run {run.run_id}")
+        print_stage_table(table)
+        result[name] = {
+            "wall_s": measured.seconds,
+            "run_s": run.seconds,
+            "peak_rss": measured.sampler.peak(),
+            "stages": table,
+            "dbt_models_s": {m: s for step in run.steps for m, s in step.model_seconds.items()},
+            "indicator_values": indicator_checksum(warehouse),
+        }
+    floor = measure(
+        [sys.executable, "-m", "benchmarks.floor", str(raw)], env, run_dir / "floor.log"
+    )
+    if floor.code != 0:
+        sys.exit(f"floor failed; see {floor.log}")
+    result["floor"] = {
+        "wall_s": floor.seconds,
+        "peak_rss": floor.sampler.peak(),
+        **floor_result(floor.log),
+    }
+    result["floor_vs_marts"] = floor_vs_marts(warehouse, result["floor"]["district"])
+    print_goals(result)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=SCALES, default="district")
+    parser.add_argument("--children", type=int, help="any size (overrides --scale)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    children = args.children or SCALES[args.scale]
+    result = bench(children, args.seed)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    out = RESULTS_DIR / f"{children}-{args.seed}.json"
+    out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
+    print(f"\nsaved {out.relative_to(BENCH_DIR.parent)}")
+
+
+if __name__ == "__main__":
+    main()
