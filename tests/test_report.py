@@ -96,6 +96,13 @@ def test_scorecard_and_sections(report):
     assert shown == TARGETS_Q2
     assert card["三位一体中心服务辖区建档率达100%"][2] == "=100.0%"
     assert "6 / 10 项目标达标" in html
+    # Three-in-one: streets 1 and 2 are served; 2 and 4 are suppressed (see test_suppression).
+    assert tables["filing-table"][1:] == [
+        ["新碶街道", "是", "188", "200", "94.0%"],
+        ["大碶街道", "是", "已抑制", "已抑制", "已抑制"],
+        ["霞浦街道", "否", "140", "150", "93.3%"],
+        ["柴桥街道", "否", "已抑制", "已抑制", "已抑制"],
+    ]
     # Coverage: the two health-check files (one rejected whole) summed by hand.
     coverage = {row[0]: row[1:] for row in tables["coverage-table"][1:]}
     assert coverage["儿童健康检查"] == ["2", "1", "1240", "1180", "60", "0"]

@@ -58,9 +58,13 @@ def test_xlsx_sheets_headers_values_and_formats(exported):
     assert plain[i][7:10] == [133, 144, pytest.approx(133 / 144)]
     assert cells[i][9].number_format == "0.0%" and cells[i][10].value == pytest.approx(0.9)
     assert cells[i][10].number_format == "0.0%" and plain[i][11] == "是"
-    # 18 of 20 passed in street 2: the numerator and the rate are suppressed, 20 stays.
+    # 18 of 20 passed in street 2: the numerator, the rate and its state are suppressed.
     assert _row(plain, "2023Q2", "parenting_knowledge_rate", "330206002")[7:12] == [
-        "已抑制", 20, "已抑制", None, None,
+        "已抑制", 20, "已抑制", pytest.approx(0.9), "已抑制",
+    ]  # fmt: skip
+    # Enrollment checks have no target: a suppressed row has no state to mark.
+    assert _row(plain, "2023Q2", "enrollment_check_rate", "330206004")[7:12] == [
+        "已抑制", "已抑制", "已抑制", None, None,
     ]  # fmt: skip
     slots = plain.index(_row(plain, "2023Q2", "slots_per_community", "330206"))
     assert plain[slots][9] == pytest.approx(753 / 53) and cells[slots][9].number_format == "0.0"

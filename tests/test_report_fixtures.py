@@ -72,11 +72,21 @@ SCALE = {"2022Q4": 0.8, "2023Q1": 0.9, "2023Q2": 1.0}
 THREE_IN_ONE_STREETS = ("330206001", "330206002")
 
 
+def _target(code: str, level: str, scope_code: str) -> float | None:
+    """As the plan_targets seed applies them: the filing target on served streets only, the
+    two counts at district scope, the others at every scope."""
+    if code == "record_filing_rate":
+        return 1.0 if level != "district" and scope_code[:9] in THREE_IN_ONE_STREETS else None
+    if code in ("provincial_standard_stations", "three_in_one_centers"):
+        return TARGETS[code] if level == "district" else None
+    return TARGETS.get(code)
+
+
 def _row(code, level, scope, period, end, num, den):
     value = None if den == 0 else (num if den is None else num / den)
     if code == "slots_per_community":
         value = num / den
-    target = TARGETS.get(code) if level == "district" else None
+    target = _target(code, level, scope[0])
     return {
         "indicator_code": code,
         "indicator_name_zh": NAMES[code],

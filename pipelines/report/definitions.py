@@ -1,9 +1,10 @@
 """Indicator definitions shown beside each figure, and which indicators count people.
 
-The texts come from the dbt seed `dbt_project/seeds/indicators.csv` when it is there (the
-seed is the single home of targets); the mapping below is the fallback and the only home of
-what the seed does not say: which indicators count people (subject to small-cell
-suppression) and which sources feed each indicator (to explain revisions).
+Names and target texts come from the dbt seeds (`indicators.csv`, `plan_targets.csv`, the
+single home of the plan's targets) when they are there. The mapping below holds the Chinese
+numerator/denominator texts (the seed's are English), the fallback names and targets, and
+what the seeds do not say: which indicators count people (subject to small-cell
+suppression), which are shown as %, and which sources feed each (to explain revisions).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import polars as pl
 
 from pipelines.lib.config import REPO_ROOT
 
-SEED_PATH = REPO_ROOT / "dbt_project" / "seeds" / "indicators.csv"
+SEEDS = REPO_ROOT / "dbt_project" / "seeds"
 
 
 @dataclass(frozen=True)
@@ -153,22 +154,21 @@ _FALLBACK = (
     ),
 )
 
-# Seed columns that override the fallback texts when the seed provides them.
-_SEED_TEXT_COLUMNS = ("name_zh", "numerator_zh", "denominator_zh", "target_zh")
 
-
-def load_definitions(seed: Path = SEED_PATH) -> dict[str, Definition]:
-    """Definitions by indicator code; seed texts win over the fallback where present."""
+def load_definitions(seeds: Path = SEEDS) -> dict[str, Definition]:
+    """Definitions by indicator code, in the plan's order; seed texts win where present."""
     definitions = {d.code: d for d in _FALLBACK}
-    if not seed.exists():
-        return definitions
-    rows = pl.read_csv(seed, infer_schema=False).to_dicts()
-    for row in rows:
-        base = definitions.get(row.get("code") or "")
-        if base is None:
-            continue
-        texts = {c: row[c] for c in _SEED_TEXT_COLUMNS if row.get(c)}
-        definitions[base.code] = replace(base, **texts)
+    if (seeds / "indicators.csv").exists():
+        for row in pl.read_csv(seeds / "indicators.csv", infer_schema=False).iter_rows(named=True):
+            if row["code"] in definitions and row.get("name_zh"):
+                definitions[row["code"]] = replace(definitions[row["code"]], name_zh=row["name_zh"])
+    if (seeds / "plan_targets.csv").exists():
+        targets = pl.read_csv(seeds / "plan_targets.csv", infer_schema=False)
+        for code, texts in (
+            targets.group_by("indicator_code", maintain_order=True).agg("target_zh").rows()
+        ):
+            if code in definitions:
+                definitions[code] = replace(definitions[code], target_zh="；".join(texts))
     return definitions
 
 

@@ -105,7 +105,11 @@ def _badge(met: bool | None, suppressed: bool) -> tuple[str, str]:
 
 def _scorecard_section(scorecard: pl.DataFrame, definitions: dict[str, Definition]) -> str:
     rows, classes = [], []
-    for r in scorecard.sort("target_code").iter_rows(named=True):
+    order = {code: i for i, code in enumerate(definitions)}
+    ranked = scorecard.with_columns(
+        _order=pl.col("indicator_code").replace_strict(order, default=len(order))
+    )
+    for r in ranked.sort("_order", "target_code").iter_rows(named=True):
         badge, cls = _badge(r["met"], r["value_suppressed"])
         code = r["indicator_code"]
         rows.append(
@@ -143,9 +147,21 @@ def _three_in_one_section(scorecard: pl.DataFrame, values: pl.DataFrame, period:
             f"{figure('record_filing_rate', r['value'], r['value_suppressed'])}"
             f"（目标 {target_text('record_filing_rate', r['comparator'], r['target'])}）{badge}</p>"
         )
+    rows = [
+        [
+            escape(r["scope_name"]),
+            "是" if r["target"] is not None else "否",
+            count(r["numerator"], r["numerator_suppressed"]),
+            count(r["denominator"], r["denominator_suppressed"]),
+            figure("record_filing_rate", r["value"], r["value_suppressed"]),
+        ]
+        for r in streets.iter_rows(named=True)
+    ]
     parts.append(
         '<p class="note">取三位一体儿童健康管理中心服务街道中最低的街道建档率。各街道建档率:</p>'
-        + _values_table(streets, "record_filing_rate")
+        + _table(
+            ["街道", "三位一体服务", "已建档", "应建档", "建档率"], rows, table_id="filing-table"
+        )
     )
     return "".join(parts)
 
