@@ -84,8 +84,20 @@ def prepare_manifest() -> Path:
     return dbt_project.manifest_path
 
 
+def _manifest_is_stale() -> bool:
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "seeds", "macros", "tests"):
+        sources.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    return any(p.stat().st_mtime > built for p in sources)
+
+
 def ensure_manifest() -> Path:
-    """The manifest, prepared once when it is missing (a fresh checkout imports the definitions)."""
-    if not dbt_project.manifest_path.exists():
+    """The manifest, prepared again when missing or older than a dbt file (a fresh checkout or
+    an edited model imports the definitions)."""
+    if _manifest_is_stale():
         prepare_manifest()
     return dbt_project.manifest_path

@@ -1,21 +1,23 @@
 -- The as-of date: the `as_of` var, else the latest event date in the loaded data (births,
--- archives, checks, enrollments, surveys; register dates are not events).
+-- archives, checks, enrollments, surveys; register dates are not events). The refs stay
+-- unconditional so the dependency graph does not change with the vars.
 {% set as_of = var('as_of', none) %}
-{% if as_of %}
-    select cast('{{ as_of }}' as date) as as_of_date
-{% else %}
-    with event_dates as (
-        select max(birth_date) as event_date from {{ ref('stg_ingested__births') }}
-        union all
-        select max(archive_date) from {{ ref('stg_ingested__health_archives') }}
-        union all
-        select max(check_date) from {{ ref('stg_ingested__health_checks') }}
-        union all
-        select max(enroll_date) from {{ ref('stg_ingested__enrollments') }}
-        union all
-        select max(survey_date) from {{ ref('stg_ingested__parenting_surveys') }}
-    )
+with event_dates as (
+    select max(birth_date) as event_date from {{ ref('stg_ingested__births') }}
+    union all
+    select max(archive_date) from {{ ref('stg_ingested__health_archives') }}
+    union all
+    select max(check_date) from {{ ref('stg_ingested__health_checks') }}
+    union all
+    select max(enroll_date) from {{ ref('stg_ingested__enrollments') }}
+    union all
+    select max(survey_date) from {{ ref('stg_ingested__parenting_surveys') }}
+),
 
-    select max(event_date) as as_of_date
-    from event_dates
-{% endif %}
+latest as (
+    select max(event_date) as latest_event_date from event_dates
+)
+
+select
+    {% if as_of %}cast('{{ as_of }}' as date){% else %}latest_event_date{% endif %} as as_of_date
+from latest
