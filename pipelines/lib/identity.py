@@ -121,7 +121,7 @@ def _identifier_classes(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_node AS
-        SELECT kind, key, sum(n) AS n_records, row_number() OVER () AS nid
+        SELECT kind, key, sum(n) AS n_records, row_number() OVER (ORDER BY kind, key) AS nid
         FROM ({values}) GROUP BY kind, key"""
     )
     joins = "\n".join(
@@ -190,31 +190,34 @@ def _resolve_classes(con: duckdb.DuckDBPyConnection) -> int:
 def _publish(con: duckdb.DuckDBPyConnection) -> None:
     """Record-level assignment, children and metrics, replaced in one transaction."""
     on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM c.{c}" for c in KEYS.split(", "))
-    # A record without a class label (ambiguous or without triple) is a child of its own:
-    # it gets a unique negative label, apart from the positive node labels.
+    # Every record with its class result; a view, read twice rather than materialised.
+    # A record without a class label (ambiguous, or without triple) is a child of its own,
+    # told apart by `own_ref`.
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _id_rl AS
-        SELECT r.source, r.src_rank, r.record_key,
-            coalesce(child_lbl, -row_number() OVER ()) AS child_lbl,
-            is_ambiguous, shared_method,
-            r.sex, r.birth_date, r.community_code, r.archive_date
-        FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res USING (cid)"""
+        f"""CREATE OR REPLACE TEMP VIEW _id_rl AS
+        SELECT r.*, x.child_lbl, x.is_ambiguous, x.shared_method,
+            CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key END AS own_ref
+        FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid)"""
     )
+    # child_key: md5 of the child's smallest node (kind:key; nodes are numbered in that
+    # order) or of its own record, so it depends on the data only, never on row order.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _id_children AS
-        SELECT child_lbl,
-            md5(min(source || ':' || record_key)) AS child_key,
-            arg_min(sex, {'r': src_rank, 'k': record_key}) AS sex,
-            arg_min(birth_date, {'r': src_rank, 'k': record_key}) AS birth_date,
-            arg_min(community_code, record_key) AS birth_community_code,
-            bool_or(source = 'births') AS has_birth_record,
-            bool_or(source = 'health_archives') AS has_archive,
-            min(archive_date) AS first_archive_date,
-            count(*) AS n_records,
-            min(birth_date) <> max(birth_date) AS birth_date_conflict,
-            min(sex) <> max(sex) AS sex_conflict,
-            bool_or(is_ambiguous) AS is_ambiguous
-        FROM _id_rl GROUP BY child_lbl"""
+        WITH agg AS (
+            SELECT child_lbl, own_ref,
+                arg_min({'sex': sex, 'birth_date': birth_date}, {'r': src_rank, 'k': record_key})
+                    AS best,
+                arg_min(community_code, record_key) AS birth_community_code,
+                bool_or(source = 'births') AS has_birth_record,
+                bool_or(source = 'health_archives') AS has_archive,
+                min(archive_date) AS first_archive_date,
+                count(*) AS n_records,
+                min(birth_date) <> max(birth_date) AS birth_date_conflict,
+                min(sex) <> max(sex) AS sex_conflict,
+                bool_or(is_ambiguous) AS is_ambiguous
+            FROM _id_rl GROUP BY child_lbl, own_ref)
+        SELECT agg.*, md5(coalesce(n.kind || ':' || n.key, 'record:' || agg.own_ref)) AS child_key
+        FROM agg LEFT JOIN _id_node n ON n.nid = agg.child_lbl"""
     )
     sources = ", ".join(f"('{s}', {i})" for i, s in enumerate(ATTRIBUTE_PRIORITY, start=1))
     con.execute("BEGIN TRANSACTION")
@@ -225,13 +228,15 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
             SELECT r.source, r.record_key, ch.child_key,
                 coalesce(r.shared_method, CASE WHEN r.is_ambiguous THEN 'ambiguous'
                     WHEN ch.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
-                r.is_ambiguous,
-                ch.birth_date_conflict OR ch.sex_conflict AS in_conflicting_child
-            FROM _id_rl r JOIN _id_children ch USING (child_lbl)"""
+                r.is_ambiguous
+            FROM _id_rl r JOIN _id_children ch
+                ON ch.child_lbl IS NOT DISTINCT FROM r.child_lbl
+                AND ch.own_ref IS NOT DISTINCT FROM r.own_ref"""
         )
         con.execute(
             """CREATE OR REPLACE TABLE identity.children AS
-            SELECT child_key, sex, birth_date, birth_community_code, has_birth_record,
+            SELECT child_key, best.sex AS sex, best.birth_date AS birth_date,
+                birth_community_code, has_birth_record,
                 has_archive, first_archive_date, n_records::INTEGER AS n_records,
                 birth_date_conflict, sex_conflict, is_ambiguous
             FROM _id_children"""
@@ -246,9 +251,10 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
                 count(*) FILTER (WHERE r.link_method = 'demographics') AS linked_by_demographics,
                 count(*) FILTER (WHERE r.link_method = 'ambiguous') AS ambiguous,
                 count(*) FILTER (WHERE r.link_method = 'none') AS unlinked,
-                count(*) FILTER (WHERE r.in_conflicting_child) AS conflicts
+                count(*) FILTER (WHERE ch.birth_date_conflict OR ch.sex_conflict) AS conflicts
             FROM (VALUES {sources}) s(source, rank)
             LEFT JOIN identity.child_records r USING (source)
+            LEFT JOIN identity.children ch USING (child_key)
             GROUP BY s.source, s.rank ORDER BY s.rank"""
         )
         con.execute("COMMIT")
@@ -261,15 +267,20 @@ def resolve_identity(con: duckdb.DuckDBPyConnection) -> dict:
     """Build schema `identity` from `ingested.*`; returns a summary for the asset metadata."""
     started = time.perf_counter()
     # Row order carries no meaning here; not preserving it lets DuckDB stream in parallel.
+    (preserve,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
     con.execute("SET preserve_insertion_order = false")
-    _records_view(con)
-    _identifier_classes(con)
-    rounds = _resolve_classes(con)
-    _publish(con)
+    try:
+        _records_view(con)
+        _identifier_classes(con)
+        rounds = _resolve_classes(con)
+        _publish(con)
+    finally:
+        con.execute(f"SET preserve_insertion_order = {preserve}")
     for (name,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_id_')"
     ).fetchall():
         con.execute(f"DROP TABLE {name}")
+    con.execute("DROP VIEW _id_rl")
     con.execute("DROP VIEW _id_rec")
     records = dict(con.execute("SELECT source, records FROM identity.linkage_metrics").fetchall())
     children, ambiguous = con.execute(
