@@ -108,8 +108,9 @@ def test_scorecard_and_sections(report):
     assert coverage["儿童健康检查"] == ["2", "1", "1240", "1180", "60", "0"]
     assert coverage["出生登记"] == ["1", "0", "600", "590", "6", "4"]
     assert tables["linkage-table"][0][:3] == ["来源", "记录数", "身份证号关联"]
-    # Quality: latest run r2 has 4 checks, 2 failing; one new, one persisting, one resolved.
-    assert "共 4 项，未通过 2 项" in html
+    # Quality: the latest result of each of the 4 checks (r3 ran births only): 2 failing;
+    # one new, one persisting, one resolved.
+    assert "各项检查的最新结果: 共 4 项，未通过 2 项" in html
     quality = {row[1]: row[0] for row in tables["quality-table"][1:]}
     assert quality == {
         "archives_date_order": "新出现的失败",

@@ -348,11 +348,12 @@ def _quality_section(checks: pl.DataFrame | None) -> str:
             '<p class="note">发布库中没有数据质量检查历史（quality.check_results），本节从略。</p>'
         )
         return "".join(parts)
-    last = checks.filter(pl.col("run_started_at") == pl.col("run_started_at").max())
+    # The latest result of every check (a run may have evaluated only some datasets).
+    last = checks.sort("run_started_at", "run_id").group_by("dataset", "check_name").last()
     failing = last.filter(~pl.col("passed")).height
     parts.append(
-        f"<p>最近一次检查（{last['run_started_at'][0]}）: "
-        f"共 {last.height} 项，未通过 {failing} 项。</p>"
+        f"<p>最近一次检查 {checks['run_started_at'].max():%Y-%m-%d %H:%M}；"
+        f"各项检查的最新结果: 共 {last.height} 项，未通过 {failing} 项。</p>"
     )
     listed = last.filter(pl.col("status_change").is_in(list(_CHANGE_LABELS)))
     rows = [
