@@ -90,7 +90,7 @@ def generate(rng, pop: Population, start: int, n: int) -> pl.DataFrame:
     has_birth = (rng.random(n) < BIRTH_RECORD_RATE) | outside
     has_archive = (rng.random(n) < ARCHIVE_RATE) & ~outside
     mother_birth = birth - rng.integers(22 * 365, 40 * 365, n)
-    mother_region = np.where(rng.random(n) < 0.4, 330206, rng.choice(domain.OTHER_REGIONS, n))
+    mother_region = ids.adult_regions(rng, mother_birth, 0.4)
     mother_seq = 2 * rng.integers(0, 500, n)
 
     # Twins: the odd neighbour of a pair 4k, 4k+1 shares birth day, mother, surname and home.

@@ -191,10 +191,10 @@ def _defect(source: str, reason: str, column: str, rows: pl.DataFrame, rng) -> p
     if reason == "invalid_code":
         return marked.with_columns(pl.Series(column, rng.choice(INVALID_CODES[column], size=n)))
     if reason == "date_before_birth":
-        shift = pl.duration(days=pl.Series(rng.integers(1, 400, size=n)))
+        shift = pl.duration(days=pl.lit(pl.Series(rng.integers(1, 400, size=n))))
         return marked.with_columns((pl.col("birth_date") - shift).alias(column))
     if reason == "date_in_future":
-        year = pl.Series(rng.choice(FUTURE_YEARS, size=n))
+        year = pl.lit(pl.Series(rng.choice(FUTURE_YEARS, size=n)))
         col = pl.col(column)
         future = pl.date(year, col.dt.month(), col.dt.day().clip(upper_bound=28))
         return marked.with_columns(future.alias(column))

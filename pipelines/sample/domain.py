@@ -128,47 +128,19 @@ THREE_IN_ONE = {
 # Facilities named 卫生院 in their own export (a label of community_health_center).
 TOWNSHIP_HOSPITAL_STREETS = ("007", "008", "009")
 
-# Resident-ID region prefixes: other Ningbo districts, Zhejiang, and migrant provinces.
-OTHER_REGIONS = (
-    330203,
-    330205,
-    330211,
-    330212,
-    330213,
-    330225,
-    330226,
-    330281,
-    330282,
-    330102,
-    330106,
-    330302,
-    330402,
-    330502,
-    330602,
-    330702,
-    330782,
-    331002,
-    341122,
-    342401,
-    360124,
-    362330,
-    410526,
-    411323,
-    420117,
-    430521,
-    431121,
-    500235,
-    510722,
-    511621,
-    513030,
-    522401,
-    522725,
-    530381,
-    612526,
-    450881,
-)
-# Children registered in the district first; later prefixes only when a day overflows.
-CHILD_REGIONS = (330206, *OTHER_REGIONS)
+# Resident-ID region prefixes. An ID's region must have existed in the holder's birth
+# year (GB/T 2260 history), so children born 2019-2023 get current codes, and adults
+# get codes unchanged since before 1960, or Beilun's own (created 1987) when born later.
+CHILD_REGIONS = (
+    330206, 330203, 330205, 330211, 330212, 330213, 330225, 330226, 330281, 330282, 330102,
+    330106, 330302, 330402, 330502, 330602, 330702, 330782, 331002, 341122, 360124, 410526,
+    411323, 420117, 500235, 510722, 511621, 530381, 450881,
+)  # fmt: skip
+ADULT_REGIONS = (
+    330122, 330127, 340121, 340421, 340621, 350121, 360121, 422822, 430121, 430321, 510121,
+    510321, 522323, 522622, 433122,
+)  # fmt: skip
+BEILUN_SINCE = 1987
 # Community codes of neighbouring districts (children living outside Beilun).
 OUTSIDE_COMMUNITIES = (
     "330203001002",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from pipelines.sample import domain
+
 # GB 11643 MOD 11-2: weights 2^(17-i) mod 11 and the check character per remainder.
 _WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
 _CHECK = np.array(list("10X98765432"))
@@ -68,3 +70,11 @@ def excel_number(id18: pl.Series) -> pl.Series:
     """How Excel shows an 18-digit number in General format: six significant digits."""
     mantissa = id18.str.slice(0, 1) + "." + id18.str.slice(1, 5).str.strip_chars_end("0")
     return (mantissa.str.strip_chars_end(".") + "E+17").alias(id18.name)
+
+
+def adult_regions(rng, birth_days: np.ndarray, local_share: float) -> np.ndarray:
+    """Region prefixes for adults: Beilun's for some born after it was created, else a
+    county whose code has not changed since before they were born."""
+    year = birth_days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    local = (rng.random(len(birth_days)) < local_share) & (year >= domain.BEILUN_SINCE)
+    return np.where(local, int(domain.DISTRICT), rng.choice(domain.ADULT_REGIONS, len(year)))

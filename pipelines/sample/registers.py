@@ -221,7 +221,7 @@ def _certificates(rng, role: np.ndarray, hired: np.ndarray):
 
 
 def _staff_ids(rng, birth: np.ndarray, male: np.ndarray) -> pl.Series:
-    region = rng.choice(domain.CHILD_REGIONS, size=len(birth))
+    region = ids.adult_regions(rng, birth, 0.3)
     order = np.lexsort((male, birth, region))
     key = np.stack([region[order], birth[order], male[order]], axis=1)
     new_group = np.r_[True, np.any(key[1:] != key[:-1], axis=1)]
@@ -229,6 +229,8 @@ def _staff_ids(rng, birth: np.ndarray, male: np.ndarray) -> pl.Series:
     within = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
     rank = np.empty_like(within)
     rank[order] = within
+    if rank.max(initial=0) >= 500:
+        raise AssertionError("more than 500 staff of one sex born on one day in one county")
     return ids.resident_ids(region, birth, ids.sequence_numbers(male, rank))
 
 

@@ -108,7 +108,7 @@ def _labelled(col: Column, style: Style) -> pl.Expr:
 
 
 def _with_bad_values(expr: pl.Expr, col: Column) -> pl.Expr:
-    hit = pl.col("_bad_col") == col.name
+    hit = (pl.col("_bad_col") == col.name) & pl.col("_bad_value").is_not_null()
     return pl.when(hit.fill_null(False)).then(pl.col("_bad_value")).otherwise(expr)
 
 
