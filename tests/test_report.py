@@ -107,6 +107,10 @@ def test_scorecard_and_sections(report):
     coverage = {row[0]: row[1:] for row in tables["coverage-table"][1:]}
     assert coverage["儿童健康检查"] == ["2", "1", "1240", "1180", "60", "0"]
     assert coverage["出生登记"] == ["1", "0", "600", "590", "6", "4"]
+    assert tables["quarantine-table"][1:] == [
+        ["出生登记", "值无法解析（unparseable_value）", "6"],
+        ["儿童健康检查", "超出生理范围（out_of_range）", "20"],
+    ]
     assert tables["linkage-table"][0][:3] == ["来源", "记录数", "身份证号关联"]
     # Quality: the latest result of each of the 4 checks (r3 ran births only): 2 failing;
     # one new, one persisting, one resolved.

@@ -213,7 +213,7 @@ def file_audit(extra_files: int = 0, when: datetime = datetime(2023, 7, 1, 2, 0)
 
 def quarantine() -> pl.DataFrame:
     rows = [
-        ("births", "2023/births_q2.csv", 10 + i, "birth_date", "unparseable_date", "")
+        ("births", "2023/births_q2.csv", 10 + i, "birth_date", "unparseable_value", "")
         for i in range(6)
     ]
     rows += [

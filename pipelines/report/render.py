@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -27,8 +28,8 @@ body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",SimHei,sans-
   margin:24px auto;max-width:1180px;color:#222;line-height:1.5}
 h1{font-size:24px}h2{border-bottom:2px solid #2e86c1;padding-bottom:4px;margin-top:36px}
 table{border-collapse:collapse;margin:8px 0 16px}
-th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
-th{background:#eaf2f8}td:first-child,th:first-child{text-align:left}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}
+th{background:#eaf2f8}td.num{text-align:right}
 .badge{display:inline-block;padding:1px 10px;border-radius:10px;font-weight:bold;color:#fff}
 .met .badge{background:#1e8449}.unmet .badge{background:#c0392b}
 .suppressed .badge,.nodata .badge{background:#888}
@@ -91,11 +92,19 @@ def _table(
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     classes = row_classes or [""] * len(rows)
     body = "".join(
-        f'<tr class="{cls}">' + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>"
+        f'<tr class="{cls}">' + "".join(_cell(cell) for cell in row) + "</tr>"
         for row, cls in zip(rows, classes, strict=True)
     )
     ident = f' id="{table_id}"' if table_id else ""
     return f"<table{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_NUMBER = re.compile(r"^[≥≤<>=]?-?[\d.]+%?$|^已抑制$|^—$")
+
+
+def _cell(content: str) -> str:
+    # Figures align right, text left.
+    return f'<td class="num">{content}</td>' if _NUMBER.match(content) else f"<td>{content}</td>"
 
 
 def _badge(met: bool | None, suppressed: bool) -> tuple[str, str]:
@@ -267,6 +276,22 @@ _LINKAGE_HEADERS = (
 )
 
 
+_REASONS = {
+    "missing_required_column": "缺少必需列",
+    "missing_required_value": "必填值缺失",
+    "unparseable_value": "值无法解析",
+    "invalid_code": "不在代码表中",
+    "date_before_birth": "日期早于出生日期",
+    "date_in_future": "日期晚于今天",
+    "out_of_range": "超出生理范围",
+    "unlinkable": "无法关联到儿童",
+}
+
+
+def _reason_label(code: str) -> str:
+    return f"{_REASONS[code]}（{code}）" if code in _REASONS else code
+
+
 def _source_label(name: str) -> str:
     return SOURCES[name].label_zh if name in SOURCES else name
 
@@ -306,8 +331,12 @@ def _coverage_section(data: Published) -> str:
         parts.append(
             "<h3>隔离原因</h3>"
             + _table(
-                ["来源", "原因代码", "行数"],
-                [[escape(_source_label(s)), escape(c), str(n)] for s, c, n in reasons.iter_rows()],
+                ["来源", "原因", "行数"],
+                [
+                    [escape(_source_label(s)), escape(_reason_label(c)), str(n)]
+                    for s, c, n in reasons.iter_rows()
+                ],
+                table_id="quarantine-table",
             )
         )
     if data.linkage_quality is None:
