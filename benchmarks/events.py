@@ -80,7 +80,7 @@ def latest_run(dagster_home: Path) -> RunLog:
             status = kind
         if entry.step_key is None:
             continue
-        step = steps.setdefault(entry.step_key, Step(entry.step_key, entry.timestamp))
+        step = steps.setdefault(entry.step_key, Step(entry.step_key))
         if kind == "STEP_START":
             step.start = entry.timestamp
         elif kind in STEP_ENDS:
@@ -95,4 +95,6 @@ def latest_run(dagster_home: Path) -> RunLog:
             step.metadata.update(metadata)
         elif kind == "ASSET_CHECK_EVALUATION":
             step.checks += 1
-    return RunLog(run.run_id, start, end, status, sorted(steps.values(), key=lambda s: s.start))
+    # Steps that never started (skipped after a failure) take no time.
+    started = sorted((s for s in steps.values() if s.start), key=lambda s: s.start)
+    return RunLog(run.run_id, start, end, status, started)

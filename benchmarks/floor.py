@@ -56,8 +56,7 @@ def read_file(path: Path) -> pl.DataFrame:
     if suffix == ".parquet":
         return pl.read_parquet(path).with_columns(pl.all().cast(pl.String))
     if suffix == ".xlsx":
-        frame = pl.read_excel(path, engine="calamine")
-        return frame.with_columns(pl.all().cast(pl.String))
+        return pl.read_excel(path, engine="calamine", infer_schema_length=0)
     data = path.read_bytes()
     try:  # UTF-8 (BOM or not) is read as is; only other bytes are decoded as GB18030
         return pl.read_csv(io.BytesIO(data), infer_schema=False)
@@ -257,7 +256,9 @@ def survey_figures(t: dict[str, pl.DataFrame], quarters: pl.DataFrame) -> pl.Dat
 def figures(raw_dir: Path, key: str) -> pl.DataFrame:
     """The marts' main figures per period and street (street null: outside the divisions)."""
     t = load(raw_dir, key)
-    as_of = t["checks"]["check_date"].max()
+    # Dates after today are errors (quarantined by the refresh), not the latest event.
+    checks = t["checks"]["check_date"]
+    as_of = checks.filter(checks <= date.today()).max()
     quarters = periods(as_of)
     on = ["period", "street_code"]
     return (

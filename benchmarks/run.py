@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import secrets
 import shutil
 import subprocess
@@ -38,18 +39,28 @@ class Measured:
     """A child process: wall seconds, peak RSS samples, exit code, and its log file."""
 
     seconds: float
+    cpu_s: float
+    load_before: float  # 1-minute load average when it started (2 cores)
     sampler: RssSampler
     code: int
     log: Path
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(cmd: list[str], env: dict[str, str], log: Path) -> Measured:
-    started = time.perf_counter()
+    """Runs `cmd`; CPU seconds cover its whole tree (the machine is shared: wall is noisy)."""
+    started, cpu = time.perf_counter(), _children_cpu()
+    load = os.getloadavg()[0]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
         with RssSampler(proc.pid) as sampler:
             code = proc.wait()
-    return Measured(time.perf_counter() - started, sampler, code, log)
+    seconds = time.perf_counter() - started
+    return Measured(seconds, _children_cpu() - cpu, load, sampler, code, log)
 
 
 def dataset(children: int, seed: int) -> Path:
@@ -76,9 +87,12 @@ def floor_result(log: Path) -> dict:
 
 def refresh(env: dict[str, str], log: Path) -> tuple[Measured, RunLog]:
     measured = measure([str(BIN / "yiyu"), "refresh"], env, log)
+    run = latest_run(Path(env["DAGSTER_HOME"]))
     if measured.code != 0:
-        sys.exit(f"refresh failed (exit {measured.code}); see {log}")
-    return measured, latest_run(Path(env["DAGSTER_HOME"]))
+        # What did run is still worth seeing: where the time went before the failure.
+        print_stage_table(stage_rows(run, measured, {}))
+        sys.exit(f"refresh failed (exit {measured.code}, {run.status}); see {log}")
+    return measured, run
 
 
 def bench(children: int, seed: int) -> dict:
@@ -105,10 +119,16 @@ def bench(children: int, seed: int) -> dict:
         measured, run = refresh(env, run_dir / f"refresh-{name}.log")
         rows = warehouse_rows(warehouse)
         table = stage_rows(run, measured, rows)
-        print(f"\n== {name} refresh: {children} children, run {run.run_id}")
+        print(
+            f"\n== {name} refresh: {children:,} children, run {run.run_id}, "
+            f"{measured.seconds:.1f} s wall, {measured.cpu_s:.1f} s CPU (tree), "
+            f"load average {measured.load_before:.1f} at start"
+        )
         print_stage_table(table)
         result[name] = {
             "wall_s": measured.seconds,
+            "cpu_s": measured.cpu_s,
+            "load_before": measured.load_before,
             "run_s": run.seconds,
             "peak_rss": measured.sampler.peak(),
             "stages": table,
@@ -122,6 +142,8 @@ def bench(children: int, seed: int) -> dict:
         sys.exit(f"floor failed; see {floor.log}")
     result["floor"] = {
         "wall_s": floor.seconds,
+        "cpu_s": floor.cpu_s,
+        "load_before": floor.load_before,
         "peak_rss": floor.sampler.peak(),
         **floor_result(floor.log),
     }
