@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.defs.quality.checks import defs as quality_defs
+from pipelines.lib.sources import SOURCES
 from pipelines.lib.warehouse import work_db
 
 CHILDREN = 40
@@ -317,7 +318,8 @@ def stand_in_assets(tables: dict[str, list[dict]]) -> list:
             for name in IDENTITY:
                 write_table(con, f"identity.{name}", tables[name])
 
-    @dg.asset(deps=[["identity", "child_index"], ["ingested", "institutions"]])
+    # Like the real marts, the probe reads the child index and every ingested source.
+    @dg.asset(deps=[["identity", "child_index"], *(["ingested", s] for s in SOURCES)])
     def mart_probe() -> None:
         with work_db() as con:
             con.execute("create or replace table main.mart_probe as select 1 as built")
