@@ -428,3 +428,32 @@ def test_synthetic_benchmark_load_resolves_every_child(tmp_path):
         "health_checks": 14000,
         "enrollments": 667,
     }
+
+
+def test_child_index_asset_materialises_through_dagster(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from pipelines.defs.identity.assets import child_index
+
+    monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(tmp_path / "yiyu.duckdb"))
+    with duckdb.connect(str(tmp_path / "work.duckdb")) as setup:
+        write_ingested(
+            setup,
+            births=[{"birth_cert_key": "bc_1", "triple_key": "t_A"}],
+            health_archives=[{"archive_key": "ar_1", "birth_cert_key": "bc_1"}],
+            enrollments=[{"record_key": "en_1", "triple_key": "t_B"}],
+        )
+    result = dg.materialize([child_index])
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    assert event.asset_key == dg.AssetKey(["identity", "child_index"])
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert metadata["children"] == 2
+    assert metadata["ambiguous"] == 0
+    assert metadata["records_births"] == 1
+    assert metadata["records_health_checks"] == 0
+    with duckdb.connect(str(tmp_path / "work.duckdb"), read_only=True) as written:
+        assert partition(written) == {
+            frozenset({"births:bc_1", "health_archives:ar_1"}),
+            frozenset({"enrollments:en_1"}),
+        }

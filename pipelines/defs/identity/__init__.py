@@ -1,0 +1,1 @@
+"""The child index asset (contract section 3)."""
