@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import dataclass
 from html.parser import HTMLParser
+from pathlib import Path
 
 import dagster as dg
 import plotly.offline
@@ -144,52 +146,81 @@ def test_report_without_quality_history_says_so(tmp_path, monkeypatch):
     assert "没有数据质量检查历史" in html and 'id="quality-table"' not in html
 
 
-def test_renders_offline_in_headless_chromium(report):
+@dataclass
+class Rendered:
+    """What headless Chromium shows of a report, and what it asked for."""
+
+    requests: list[str]
+    errors: list[str]
+    scorecard_rows: list[tuple[str, str]]  # (row class, row text)
+    badges: list[str]
+    graphs: int
+    graphs_with_svg: int
+    chart_titles: list[str]
+    headings: list[str]
+    suppressed_marks: int
+
+
+def render_offline(report: Path, screenshot: Path) -> Rendered:
+    """Open the report from file:// with every other request recorded and refused."""
     assert shutil.which(CHROMIUM), "Debian chromium missing: apt-get install -y chromium"
     url = report.as_uri()
     requests, errors = [], []
+
+    def record(route):
+        requests.append(route.request.url)
+        route.continue_() if route.request.url == url else route.abort()
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
-
-        def record(route):
-            requests.append(route.request.url)
-            if route.request.url == url:
-                route.continue_()
-            else:
-                route.abort()
-
         context.route("**/*", record)
         page = context.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(url)
         page.wait_for_function(
-            f"document.querySelectorAll('.plotly-graph-div svg.main-svg').length >= {CHARTS}"
+            "[...document.querySelectorAll('.plotly-graph-div')]"
+            ".every(d => d.querySelector('svg.main-svg'))"
         )
         rows = page.locator("#scorecard-table tbody tr")
-        assert rows.count() == 10
-        first = rows.nth(0)
-        assert "未达标" in first.inner_text() and first.get_attribute("class") == "unmet"
-        states = page.locator("#scorecard-table .badge").all_inner_texts()
-        assert sorted(states) == sorted(state for _, state in TARGETS_Q2.values())
-        graphs_with_svg = page.evaluate(
-            "[...document.querySelectorAll('.plotly-graph-div')]"
-            ".filter(d => d.querySelector('svg.main-svg')).length"
+        rendered = Rendered(
+            requests=requests,
+            errors=errors,
+            scorecard_rows=[
+                (rows.nth(i).get_attribute("class"), rows.nth(i).inner_text())
+                for i in range(rows.count())
+            ],
+            badges=page.locator("#scorecard-table .badge").all_inner_texts(),
+            graphs=page.locator(".plotly-graph-div").count(),
+            graphs_with_svg=page.evaluate(
+                "[...document.querySelectorAll('.plotly-graph-div')]"
+                ".filter(d => d.querySelector('svg.main-svg g.trace')).length"
+            ),
+            chart_titles=page.locator(".plotly-graph-div .gtitle").all_text_contents(),
+            headings=page.locator("h1, h2").all_inner_texts(),
+            suppressed_marks=page.get_by_text("已抑制", exact=True).count(),
         )
-        assert graphs_with_svg == CHARTS
-        titles = page.locator(".plotly-graph-div .gtitle").all_text_contents()
-        assert "婴幼儿健康档案建档率 季度趋势" in titles
-        assert any(t.startswith("从业人员持证率 街道对比") for t in titles)
-        assert "试点目标达成情况" in page.locator("h2").first.inner_text()
-        assert "北仑区普惠托育服务试点" in page.locator("h1").inner_text()
-        assert page.get_by_text("已抑制").count() > 0
-        artifacts = REPO_ROOT / "test-artifacts"
-        artifacts.mkdir(exist_ok=True)
-        page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+        screenshot.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
-    assert requests == [url]
-    assert errors == []
+    return rendered
+
+
+def test_renders_offline_in_headless_chromium(report):
+    shown = render_offline(report, REPO_ROOT / "test-artifacts" / "report.png")
+    assert shown.requests == [report.as_uri()]
+    assert shown.errors == []
+    assert len(shown.scorecard_rows) == 10
+    row_class, row_text = shown.scorecard_rows[0]
+    assert row_class == "unmet" and "三位一体中心服务辖区建档率达100%" in row_text
+    assert sorted(shown.badges) == sorted(state for _, state in TARGETS_Q2.values())
+    assert shown.graphs == shown.graphs_with_svg == CHARTS
+    assert "婴幼儿健康档案建档率 季度趋势" in shown.chart_titles
+    assert any(t.startswith("从业人员持证率 街道对比") for t in shown.chart_titles)
+    assert "北仑区普惠托育服务试点" in shown.headings[0]
+    assert "一、试点目标达成情况" in shown.headings
+    assert shown.suppressed_marks > 0
 
 
 def test_evaluation_report_asset(tmp_path, monkeypatch):
