@@ -36,8 +36,8 @@ TARGETS_Q2 = {  # target_code -> (shown value, state), worked from the fixture's
     "T09": ("80.9%", "达标"),  # 93/115
     "T10": ("92.4%", "达标"),  # 133/144
 }
-# 12 trend charts + one street comparison per ratio indicator (9 of them).
-CHARTS = 12 + 9
+# 12 trend charts + one street comparison per indicator with a denominator (10 of them).
+CHARTS = 12 + 10
 
 
 class _Tables(HTMLParser):

@@ -14,7 +14,7 @@ from pipelines.lib.config import settings
 from pipelines.lib.sources import SOURCES
 from pipelines.report import charts
 from pipelines.report.definitions import Definition, load_definitions
-from pipelines.report.formatting import SCOPE_LEVELS, count, figure, is_ratio, status, target_text
+from pipelines.report.formatting import SCOPE_LEVELS, count, figure, status, target_text
 from pipelines.report.published import (
     Published,
     protected_scorecard,
@@ -246,7 +246,10 @@ def _trend_section(
 def _street_section(values: pl.DataFrame, period: str, definitions: dict[str, Definition]) -> str:
     parts = [f'<h2 id="streets">四、街道对比（{period}）</h2>']
     latest = values.filter(pl.col("period") == period)
-    for i, code in enumerate(c for c in _codes(values, definitions) if is_ratio(c)):
+    # Ratio indicators are those with a denominator (counts have none).
+    has_denominator = pl.col("denominator").is_not_null() | pl.col("denominator_suppressed")
+    ratios = set(values.filter(has_denominator)["indicator_code"])
+    for i, code in enumerate(c for c in _codes(values, definitions) if c in ratios):
         rows = latest.filter(pl.col("indicator_code") == code)
         streets = rows.filter(pl.col("scope_level") == "street")
         if streets.is_empty():
