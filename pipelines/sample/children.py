@@ -184,4 +184,4 @@ def _certificates(pop: Population, index: np.ndarray, birth: np.ndarray) -> pl.S
     number = (pop.cert_mult * index.astype(np.int64) + pop.cert_add) % 10**9
     years = birth.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     letters = np.array(CERT_LETTERS)[years - 2019]
-    return pl.Series(np.char.add(letters, np.char.zfill(number.astype(str), 9)))
+    return ids.numbered(pl.Series(letters), number, 9)

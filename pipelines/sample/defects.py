@@ -134,7 +134,7 @@ def bad_clones(
     """Clones of clean rows, each with one defect and a fresh key (none if nothing is clean)."""
     # Any row without an anomaly can be cloned: the clone's fresh key keeps it out of
     # every re-delivery.
-    pool = frame.filter(frame["_anomaly"].is_null() & linkable_without_id(source, frame))
+    pool = frame.filter(frame["_anomaly"].is_null() & linkable_without_id(source, frame, present))
     pieces = []
     for reason, columns in BAD_COLUMNS.get(source, {}).items():
         usable = [c for c in columns if c in present]
@@ -164,12 +164,17 @@ def bad_clones(
     ).select(frame.columns)
 
 
-def linkable_without_id(source: str, frame: pl.DataFrame) -> pl.Series:
-    """Rows that stay linkable whatever happens to their ID number or triple: a check
-    without an archive number relies on them, so it gets no second defect."""
-    if source == "health_checks":
-        return frame["archive_no"].is_not_null()
-    return pl.Series([True] * frame.height)
+# The identifier (besides the ID number) that keeps a row linkable in its file whatever
+# happens to its ID number or demographic triple, where the source's key is not one.
+ANCHORS = {"health_checks": "archive_no", "enrollments": "birth_cert_no"}
+
+
+def linkable_without_id(source: str, frame: pl.DataFrame, present: set[str]) -> pl.Series:
+    """Rows that may carry a defect or an ID anomaly without also becoming unlinkable."""
+    anchor = ANCHORS.get(source)
+    if anchor is None:
+        return pl.Series([True] * frame.height)
+    return frame[anchor].is_not_null() & (anchor in present)
 
 
 def _defect(source: str, reason: str, column: str, rows: pl.DataFrame, rng) -> pl.DataFrame:
@@ -233,14 +238,16 @@ ANOMALY_RATES: dict[str, dict[str, float]] = {
 PLACEHOLDERS = ("无", "000000000000000000")
 
 
-def apply_anomalies(source: str, frame: pl.DataFrame, fmt: str, rng, ensure: bool) -> pl.DataFrame:
+def apply_anomalies(
+    source: str, frame: pl.DataFrame, fmt: str, present: set[str], rng, ensure: bool
+) -> pl.DataFrame:
     """Marks and changes clean genuine rows; ID anomalies only where the row stays linkable."""
     for code, rate in ANOMALY_RATES.get(source, {}).items():
         if code == "id_excel_number" and fmt != "csv":
             continue
         has_id = frame["id_number"].is_not_null()
         wants_id = code != "id_placeholder" and code != "id_mother"
-        eligible = clean_rows(frame) & linkable_without_id(source, frame)
+        eligible = clean_rows(frame) & linkable_without_id(source, frame, present)
         eligible = eligible & (has_id if wants_id else ~has_id)
         if code == "id_mother":
             eligible = eligible & frame["_mother_id"].is_not_null()

@@ -34,7 +34,7 @@ def by_events(
         (pl.col("_delivery") > pl.col("_delivery").min().over("_rid")).alias("_redelivered"),
         pl.col("_delivery").replace_strict(dict(enumerate(ends))).alias("_end"),
     )
-    out = slots.join(f, on="_rid", how="left").sort("_rid", "_delivery")
+    out = slots.join(f, on="_rid", how="left", maintain_order="left")
     shown = [
         pl.when(pl.col(gate).cast(pl.Int32) <= pl.col("_end")).then(pl.col(col)).alias(col)
         for col, gate in state.items()

@@ -7,6 +7,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from pipelines.sample import ids
 from pipelines.sample.calendar import (
     DATA_END,
     DAYS_PER_MONTH,
@@ -30,7 +31,7 @@ def enrollments(rng, kids: pl.DataFrame, inst: pl.DataFrame, counter: dict) -> p
     toddler = _toddlers(rng, kids, inst)
     kinder = _kindergarten(rng, kids, inst)
     frame = pl.concat([toddler, kinder]).filter(pl.col("enroll_day") <= DATA_END)
-    frame = frame.sort("enroll_day", "child")
+    frame = frame.sort("enroll_day", "child", maintain_order=True)
     n = frame.height
     seq = np.arange(counter["enrollment"], counter["enrollment"] + n)
     counter["enrollment"] += n
@@ -40,7 +41,7 @@ def enrollments(rng, kids: pl.DataFrame, inst: pl.DataFrame, counter: dict) -> p
     return frame.with_columns(
         id_number,
         birth_cert_no,
-        pl.Series("enrollment_no", np.char.add("RT", np.char.zfill(seq.astype(str), 9))),
+        ids.numbered("RT", seq, 9).alias("enrollment_no"),
         pl.when(pl.Series(unknown))
         .then(pl.lit(UNKNOWN_INSTITUTION))
         .otherwise(pl.col("institution_code"))

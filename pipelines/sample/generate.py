@@ -99,8 +99,8 @@ class Run:
             ensure = delivery.fmt == "csv" and source not in self.showcased and frame.height > 0
             if ensure:
                 self.showcased.add(source)
-            frame = apply_anomalies(source, frame, delivery.fmt, rng, ensure)
             present = {c.name for c in exported_columns(source, delivery, frame)}
+            frame = apply_anomalies(source, frame, delivery.fmt, present, rng, ensure)
             bad = bad_clones(
                 source,
                 frame,
@@ -123,7 +123,6 @@ class Run:
         start = self.fresh[source]
         self.fresh[source] += k
         seq = np.arange(start, start + k)
-        text = seq.astype(str)
         if source == "staff":
             born = day(date(1990, 1, 1)) + seq // 500
             return ids.resident_ids(np.full(k, 110101), born, 2 * (seq % 500))
@@ -137,7 +136,7 @@ class Run:
             "parenting_surveys": ("DC9999Q9", 6),
             "health_facilities": ("330206H9", 2),
         }[source]
-        return pl.Series(np.char.add(prefix, np.char.zfill(text, width)))
+        return ids.numbered(prefix, seq, width)
 
     def finish(self) -> None:
         for writer in self.writers.values():

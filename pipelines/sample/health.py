@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.sample import domain
+from pipelines.sample import domain, ids
 from pipelines.sample.calendar import (
     DATA_END,
     DAYS_PER_MONTH,
@@ -19,6 +19,7 @@ from pipelines.sample.children import pick_community
 CENTRES = np.array([f"{domain.DISTRICT}H{11 + s:03d}" for s in range(len(domain.STREETS))])
 MCH = domain.MCH_HOSPITAL[0]
 MILESTONES = (3, 6, 8, 12, 18, 24, 30, 36)
+FOLLOW_UPS = 3
 # Growth references (age in months -> typical length cm / weight kg).
 AGE_POINTS = np.array([0, 3, 6, 12, 24, 36, 48])
 LENGTH = np.array([50.0, 61.0, 67.0, 75.5, 87.0, 96.0, 103.0])
@@ -100,13 +101,11 @@ def _signing(rng, start: np.ndarray, close: np.ndarray) -> np.ndarray:
     return np.where(ok, day, NO_DAY)
 
 
-def _archive_numbers(facility: np.ndarray, counter: dict, n: int) -> np.ndarray:
+def _archive_numbers(facility: np.ndarray, counter: dict, n: int) -> pl.Series:
+    """DA + the facility's number + a running number, e.g. DA011000000042."""
     seq = np.arange(counter["archive"], counter["archive"] + n)
     counter["archive"] += n
-    return np.char.add(
-        np.char.add("DA", np.char.replace(facility, "330206H", "")),
-        np.char.zfill(seq.astype(str), 9),
-    )
+    return ids.numbered("DA" + pl.Series(facility).str.slice(7, 3), seq, 9)
 
 
 def _archive_rows(rng, k, numbers, facility, community, arch_day, sign_day, close_day, reason):
@@ -138,15 +137,15 @@ def checks(
     rng, kids: pl.DataFrame, per_child: pl.DataFrame, enroll: pl.DataFrame, counter: dict
 ) -> pl.DataFrame:
     """Schedule visits of archived children plus pre-enrollment checks, numbered by date."""
-    joined = kids.join(per_child, on="child", how="left")
+    joined = kids.join(per_child, on="child", how="left", maintain_order="left")
     scheduled = _scheduled(rng, joined.filter(pl.col("arch1_no").is_not_null()))
     before_enroll = _enrollment_checks(rng, joined, enroll)
-    frame = pl.concat([scheduled, before_enroll]).sort("check_date", "child")
+    frame = pl.concat([scheduled, before_enroll]).sort("check_date", "child", maintain_order=True)
     n = frame.height
     seq = np.arange(counter["check"], counter["check"] + n)
     counter["check"] += n
     return frame.with_columns(
-        pl.Series("check_no", np.char.add("TJ", np.char.zfill(seq.astype(str), 10))),
+        ids.numbered("TJ", seq, 10).alias("check_no"),
     ).select(CHECK_COLUMNS)
 
 
@@ -176,34 +175,45 @@ def _scheduled(rng, k: pl.DataFrame) -> pl.DataFrame:
     arch2 = k["arch2_day"].to_numpy().astype(np.int64)
     ages = [np.where(k["has_birth"].to_numpy(), arch1 - birth, -1), rng.integers(28, 46, n)]
     ages += [np.round(m * DAYS_PER_MONTH).astype(int) + rng.integers(-5, 25, n) for m in MILESTONES]
+    # Follow-up visits (复查, illness) at any age.
+    ages += [rng.integers(60, 1100, n) for _ in range(FOLLOW_UPS)]
     day = birth[:, None] + np.column_stack(ages)
     adherence = rng.choice(ADHERENCE, size=n, p=ADHERENCE_SHARE)
     done = rng.random(day.shape) < adherence[:, None]
+    done[:, -FOLLOW_UPS:] = rng.random((n, FOLLOW_UPS)) < 0.4
     on_first = (day >= arch1[:, None]) & (day < close1[:, None])
     on_second = day >= arch2[:, None]
     keep = done & (on_first | on_second) & (day <= DATA_END) & (day > birth[:, None])
     row, visit = np.nonzero(keep)
     check_day = day[row, visit]
-    second = on_second[row, visit]
-    archive = np.where(second, k["arch2_no"].to_numpy()[row], k["arch1_no"].to_numpy()[row])
-    facility = np.where(second, k["fac2"].to_numpy()[row], k["fac1"].to_numpy()[row])
-    facility = np.where(rng.random(len(row)) < 0.08, MCH, facility)
-    unknown = rng.random(len(row)) < 0.002
-    facility = np.where(unknown, domain.UNKNOWN_FACILITY, facility)
-    milestone = np.array((0, 1, *MILESTONES))[visit]
-    with_hb = np.isin(milestone, (6, 12, 24, 36)) & (rng.random(len(row)) < 0.8)
-    base = k[row]
+    second = pl.lit(pl.Series(on_second[row, visit]))
     m = len(row)
+    unknown = rng.random(m) < 0.002
+    at_mch = pl.lit(pl.Series(rng.random(m) < 0.08))
+    milestone = np.array((0, 1, *MILESTONES, *[0] * FOLLOW_UPS))[visit]
+    with_hb = np.isin(milestone, (6, 12, 24, 36)) & (rng.random(m) < 0.8)
+    base = k[row]
+    where = base.select(
+        pl.when(second).then(pl.col("arch2_no")).otherwise(pl.col("arch1_no")).alias("archive"),
+        pl.when(pl.lit(pl.Series(unknown)))
+        .then(pl.lit(domain.UNKNOWN_FACILITY))
+        .when(at_mch)
+        .then(pl.lit(MCH))
+        .when(second)
+        .then(pl.col("fac2"))
+        .otherwise(pl.col("fac1"))
+        .alias("facility"),
+    )
     return pl.DataFrame(
         {
             "child": base["child"],
-            "archive_no": archive,
+            "archive_no": where["archive"],
             "id_number": base["id_number"].set(pl.Series(rng.random(m) >= 0.3), None),
             "birth_cert_no": base["birth_cert_no"].set(pl.Series(rng.random(m) >= 0.1), None),
             "child_name": base["child_name"].set(pl.Series(rng.random(m) >= 0.9), None),
             "sex": base["sex"],
             "birth_date": base["birth_date"],
-            "facility_code": facility,
+            "facility_code": where["facility"],
             "check_date": as_dates(check_day),
             **_measures(rng, check_day - birth[row], with_hb),
             "_mother_id": pl.Series([None] * m, dtype=pl.Utf8),
@@ -227,7 +237,9 @@ def _measures(rng, age_days: np.ndarray, with_hb: np.ndarray) -> dict[str, pl.Se
 
 def _enrollment_checks(rng, joined: pl.DataFrame, enroll: pl.DataFrame) -> pl.DataFrame:
     """Most children are checked within 60 days before entering childcare (入托体检)."""
-    e = enroll.filter(pl.Series(rng.random(enroll.height) < 0.85)).join(joined, on="child")
+    e = enroll.filter(pl.Series(rng.random(enroll.height) < 0.85)).join(
+        joined, on="child", maintain_order="left"
+    )
     n = e.height
     birth = e["birth_day"].to_numpy()
     check_day = np.maximum(e["enroll_day"].to_numpy() - rng.integers(1, 61, n), birth + 3)

@@ -78,3 +78,9 @@ def adult_regions(rng, birth_days: np.ndarray, local_share: float) -> np.ndarray
     year = birth_days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
     local = (rng.random(len(birth_days)) < local_share) & (year >= domain.BEILUN_SINCE)
     return np.where(local, int(domain.DISTRICT), rng.choice(domain.ADULT_REGIONS, len(year)))
+
+
+def numbered(prefix, seq: np.ndarray, width: int) -> pl.Series:
+    """prefix + zero-padded sequence numbers; `prefix` is text or a Series of texts."""
+    digits = pl.Series(seq.astype(np.int64)).cast(pl.Utf8).str.zfill(width)
+    return pl.select(pl.lit(prefix) + digits).to_series()

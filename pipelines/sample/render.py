@@ -25,6 +25,7 @@ PREFERRED_ALIAS = {
     ("institutions", "community_code"): "所在社区代码",
     ("health_facilities", "street_code"): "所属街道代码",
 }
+PADDINGS = ("", " ", "\u3000", "  ")
 _ASCII = [chr(c) for c in range(0x21, 0x7F)]
 _FULLWIDTH = [chr(c + 0xFEE0) for c in range(0x21, 0x7F)]
 # Kinds whose cells an export may carry in full-width forms.
@@ -52,9 +53,9 @@ def headers(source: str, columns: list[Column], style: Style) -> list[str]:
 
 
 def _noisy_header(name: str, chinese: bool, j: int, unit: str | None) -> str:
+    if unit and chinese:
+        return f"{name}({unit})" if j % 2 else f"{name}（{unit}）"
     variant = j % 4
-    if variant == 0 and unit and chinese:
-        return f"{name}({unit})" if j % 8 == 0 else f"{name}（{unit}）"
     if variant == 1:
         return f" {name} " if chinese else name.title()
     if variant == 2 and not chinese:
@@ -125,11 +126,8 @@ def render_text(source: str, delivery: Delivery, frame: pl.DataFrame, rng) -> pl
             wide = pl.Series(rng.random(n) < style.fullwidth_share)
             text = pl.when(wide).then(text.str.replace_many(_ASCII, _FULLWIDTH)).otherwise(text)
         if style.padding_share:
-            pad = pl.Series(
-                rng.choice(
-                    ["", " ", "\u3000", "  "], size=n, p=_padding_weights(style.padding_share)
-                )
-            )
+            pad = pl.Series(rng.choice(4, size=n, p=_padding_weights(style.padding_share)))
+            pad = pad.replace_strict(dict(enumerate(PADDINGS)), return_dtype=pl.Utf8)
             text = pl.concat_str(pad, text, pad.str.slice(0, 1))
         exprs.append(text.alias(col.name))
     out = frame.select(exprs + _extras(frame, delivery))
