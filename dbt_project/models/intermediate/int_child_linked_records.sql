@@ -13,24 +13,24 @@ inner join {{ ref('stg_identity__child_records') }} as child_records
 union all
 select
     child_records.child_key,
-    births.birth_record_key,
-    'births',
-    births.birth_date,
+    births.birth_record_key as record_key,
+    'births' as source,
+    births.birth_date as record_date,
     births.community_code,
-    null,
-    null
+    null as closed_on,
+    null as close_reason
 from {{ ref('stg_ingested__births') }} as births
 inner join {{ ref('stg_identity__child_records') }} as child_records
     on child_records.source = 'births' and child_records.record_key = births.birth_record_key
 union all
 select
     child_records.child_key,
-    checks.check_record_key,
-    'health_checks',
-    checks.check_date,
-    null,
-    null,
-    null
+    checks.check_record_key as record_key,
+    'health_checks' as source,
+    checks.check_date as record_date,
+    null as community_code,
+    null as closed_on,
+    null as close_reason
 from {{ ref('stg_ingested__health_checks') }} as checks
 inner join {{ ref('stg_identity__child_records') }} as child_records
     on child_records.source = 'health_checks' and child_records.record_key = checks.check_record_key

@@ -37,4 +37,4 @@ select
     coalesce(checks_done.checks_done, 0) as checks_done,
     coalesce(checks_done.checks_done, 0) >= due.checks_due as is_on_schedule
 from due
-left join checks_done on checks_done.child_key = due.child_key and checks_done.period = due.period
+left join checks_done on due.child_key = checks_done.child_key and due.period = checks_done.period

@@ -7,9 +7,7 @@ with target_values as (
         values_.period,
         case
             when targets.applies_to = 'served_streets'
-                then min(values_.value) filter (
-                    where values_.scope_level = 'street' and values_.target is not null
-                )
+                then min(values_.value) filter (where values_.scope_level = 'street' and values_.target is not null)
             else min(values_.value) filter (where values_.scope_level = 'district')
         end as value
     from {{ ref('plan_targets') }} as targets
