@@ -300,37 +300,136 @@ def test_the_rejected_file_lacks_a_required_column_and_is_resent(sample, manifes
     assert {norm(r["check_no"]) for r in rows} <= resent_keys
 
 
-def test_future_dates_out_of_range_measures_and_unlinkable_checks_recount(sample, manifest):
-    """Three reasons recounted from the cells: a parsable date after today, a measurement
-    outside the contract's range, a check with no identifier and no name."""
-    for source in SOURCES:
-        dates = [c.name for c in SOURCES[source].columns if c.kind == "date"]
-        future = 0
-        for _path, _names, rows in records(sample, source):
-            future += sum(any((as_date(r.get(d)) or date.min) > TODAY for d in dates) for r in rows)
-        expected = manifest["sources"][source]["totals"]["quarantined"]["date_in_future"]
-        assert future == expected, source
-    out_of_range = unlinkable = 0
-    for path, _names, rows in records(sample, "health_checks"):
-        if file_entry(manifest, "health_checks", path)["rejected"]:
+BOOL_TEXTS = {"是", "否", "y", "n", "1", "0", "true", "false"}
+SEX_TEXTS = {"男", "女", "1", "2", "m", "f"}
+IDENTIFIERS = ("archive_no", "birth_cert_no")
+
+
+def defects(source: str, row: dict) -> set[str]:
+    """The quarantine reasons of one row, judged from its cells by the contract's rules."""
+    found, spec = set(), SOURCES[source]
+    for col in spec.columns:
+        if col.name not in row:
             continue
-        for row in rows:
-            for measure in ("height_cm", "weight_kg", "hemoglobin_g_l"):
-                low, high = RANGES[measure]
-                value = as_number(row.get(measure))
-                out_of_range += value is not None and not low <= value <= high
-            identifiers = ("archive_no", "id_number", "birth_cert_no", "child_name")
-            unlinkable += not any(norm(row.get(k)) for k in identifiers)
-    totals = manifest["sources"]["health_checks"]["totals"]["quarantined"]
-    assert out_of_range == totals["out_of_range"] > 0
-    assert unlinkable == totals["unlinkable"] > 0
+        value, text = row[col.name], norm(row[col.name])
+        if not text:
+            if col.required:
+                found.add("missing_required_value")
+            continue
+        if not parses(col.kind, value):
+            found.add("unparseable_value")
+        elif col.codes and text not in {
+            c for code, labels in col.codes.items() for c in (code, *labels)
+        }:
+            found.add("invalid_code")
+        elif col.kind == "date" and as_date(value) > TODAY:
+            found.add("date_in_future")
+        elif col.name in RANGES and not within(RANGES[col.name], as_number(value)):
+            found.add("out_of_range")
+    birth = as_date(row.get("birth_date"))
+    if birth and any(
+        (as_date(row.get(c)) or date.max) < birth for c in spec.date_columns_after_birth
+    ):
+        found.add("date_before_birth")
+    if spec.child_level and not found and not linkable(row, birth):
+        found.add("unlinkable")
+    return found
+
+
+def parses(kind: str, value) -> bool:
+    if kind == "date":
+        return as_date(value) is not None
+    if kind in ("float", "int"):
+        return as_number(value) is not None
+    if kind == "bool":
+        return isinstance(value, bool) or norm(value).casefold() in BOOL_TEXTS
+    if kind == "sex":
+        return norm(value).casefold() in SEX_TEXTS
+    return True
+
+
+def within(bounds, value: float) -> bool:
+    low, high = bounds
+    return low <= value and (high is None or value <= high)
+
+
+def linkable(row: dict, birth: date | None) -> bool:
+    """An identifier (a valid ID of this birth date, a certificate or archive number) or
+    a complete triple."""
+    text = id18(row.get("id_number"))
+    valid_id = ric.is_valid(text) and birth is not None and ric.get_birth_date(text) == birth
+    has_identifier = valid_id or any(norm(row.get(k)) for k in IDENTIFIERS)
+    return has_identifier or bool(norm(row.get("child_name")) and birth and row.get("sex"))
+
+
+def test_every_quarantine_reason_recounts_from_the_cells_with_one_defect_per_row(sample, manifest):
+    """Judging every row of every loaded file by the contract's rules finds exactly the
+    manifest's injected bad rows, and no row with two defects."""
+    for source in SOURCES:
+        counts = dict.fromkeys(manifest["reason_codes"], 0)
+        for path, _names, rows in records(sample, source):
+            if file_entry(manifest, source, path)["rejected"]:
+                counts["missing_required_column"] += len(rows)
+                continue
+            for number, row in enumerate(rows, start=2):
+                found = defects(source, row)
+                assert len(found) <= 1, (source, path, number, found)
+                for reason in found:
+                    counts[reason] += 1
+        assert counts == manifest["sources"][source]["totals"]["quarantined"], source
 
 
 def as_number(value) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     try:
         return float(norm(value)) if norm(value) else None
     except ValueError:
         return None
+
+
+def test_reference_and_sex_warnings_recount_from_the_cells(sample, manifest):
+    """Loaded rows naming a community or facility the registers lack, or a sex against
+    their own valid ID, are exactly the injected warnings."""
+    known = {
+        "community_code": codes(sample, "divisions", "community_code"),
+        "facility_code": codes(sample, "health_facilities", "facility_code"),
+        "institution_code": codes(sample, "institutions", "institution_code"),
+    }
+    warning_of = {
+        "community_code": "outside_district",
+        "facility_code": "unknown_facility",
+        "institution_code": "unknown_institution",
+    }
+    for source in (*CHILD_SOURCES, "parenting_surveys"):
+        counts: dict[str, int] = {}
+        for path, _names, rows in records(sample, source):
+            if file_entry(manifest, source, path)["rejected"]:
+                continue
+            for row in rows:
+                if defects(source, row):
+                    continue
+                for column, code in warning_of.items():
+                    value = norm(row.get(column))
+                    if value and value not in known[column]:
+                        code = "unknown_community" if source == "parenting_surveys" else code
+                        counts[code] = counts.get(code, 0) + 1
+                text = id18(row.get("id_number"))
+                if ric.is_valid(text) and ric.get_birth_date(text) == as_date(row["birth_date"]):
+                    male = int(text[16]) % 2 == 1
+                    if (norm(row["sex"]).casefold() in ("男", "1", "m")) != male:
+                        counts["sex_mismatch"] = counts.get("sex_mismatch", 0) + 1
+        warned = manifest["sources"][source]["totals"]["warnings"]
+        expected = {
+            k: v
+            for k, v in warned.items()
+            if k in (*warning_of.values(), "unknown_community", "sex_mismatch")
+        }
+        assert counts == expected, source
+
+
+def codes(sample: Path, source: str, column: str) -> set[str]:
+    return {norm(r[column]) for _p, _n, rows in records(sample, source) for r in rows}
 
 
 def test_every_reason_code_is_injected(manifest):

@@ -17,7 +17,7 @@ import polars as pl
 
 from pipelines.lib.sources import SOURCES
 from pipelines.sample import children, enrollment, health, ids, registers
-from pipelines.sample.calendar import day, month_ends, quarter_label
+from pipelines.sample.calendar import day, month_ends, quarter_label, text_where
 from pipelines.sample.defects import apply_anomalies, bad_clones
 from pipelines.sample.deliveries import by_events, redeliver_later
 from pipelines.sample.manifest import Manifest
@@ -42,6 +42,8 @@ ARCHIVE_MONTHS = month_ends(date(2023, 1, 1), date(2023, 12, 31))
 PILOT_MONTHS = month_ends(date(2022, 10, 1), date(2023, 12, 31))
 HISTORY_YEARS = (2019, 2020, 2021, 2022)
 REJECTED_MONTH = "2023-03"
+# Warnings about a row's community: none where the file lacks the column.
+COMMUNITY_WARNINGS = ("outside_district", "unknown_community")
 
 
 def write_sample(children: int, seed: int, out: Path) -> None:
@@ -100,6 +102,13 @@ class Run:
             if ensure:
                 self.showcased.add(source)
             present = {c.name for c in exported_columns(source, delivery, frame)}
+            if "community_code" not in present:
+                frame = frame.with_columns(
+                    pl.when(pl.col("_anomaly").is_in(COMMUNITY_WARNINGS))
+                    .then(None)
+                    .otherwise(pl.col("_anomaly"))
+                    .alias("_anomaly")
+                )
             frame = apply_anomalies(source, frame, delivery.fmt, present, rng, ensure)
             bad = bad_clones(
                 source,
@@ -297,8 +306,16 @@ class Run:
             pl.lit(False).alias("_superseded"),
             pl.lit(False).alias("_redelivered"),
         )
+        outside = k["outside"] & frame["community_code"].is_not_null()
+        frame = frame.with_columns(
+            text_where(outside.to_numpy(), "outside_district").alias("_anomaly")
+        )
         # A registration first sent without the ID number is sent again once it has one.
-        eligible = frame["id_number"].is_null() & (frame["_q"] < len(QUARTERS) - 1)
+        eligible = (
+            frame["id_number"].is_null()
+            & frame["_anomaly"].is_null()
+            & (frame["_q"] < len(QUARTERS) - 1)
+        )
         frame, copies = redeliver_later(frame, rng, 0.03, eligible, _with_child_id)
         copies = copies.with_columns(pl.col("_q") + 1)
         both = pl.concat([frame, copies])

@@ -95,7 +95,9 @@ def institutions(rng, n_children: int) -> pl.DataFrame:
     level = _demonstration_levels(rng, n)
     community = pick_community(rng, street)
     # A few new institutions name a community the divisions do not know (a warning).
-    unknown = (filed > day(SNAPSHOTS[1])) & (rng.random(n) < 0.15)
+    late = np.flatnonzero(filed > day(SNAPSHOTS[1]))
+    unknown = np.zeros(n, dtype=bool)
+    unknown[late[: max(1, len(late) // 6)]] = True
     community = np.where(
         unknown,
         np.char.add(
