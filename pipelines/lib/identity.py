@@ -46,6 +46,9 @@ RECORD_COLUMNS = {
     "archive_date": "DATE",
 }
 # Columns that only some sources carry and that the child attributes read from one source.
+# Birth dates coded as days since DAY_ZERO (below DAY_CODES) to pick the best one in one min.
+DAY_ZERO = "DATE '0001-01-01'"
+DAY_CODES = 10_000_000
 SOURCE_ONLY = {"community_code": "births", "archive_date": "health_archives"}
 
 
@@ -85,7 +88,8 @@ def connected_components(con: duckdb.DuckDBPyConnection, edges: str, out: str) -
         UNION SELECT a, a FROM {edges} UNION SELECT b, b FROM {edges}"""
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT DISTINCT a AS node, a AS label FROM _id_cc_e"
+        f"""CREATE OR REPLACE TEMP TABLE {out} AS
+        SELECT a AS node, min(b) AS label FROM _id_cc_e GROUP BY a"""
     )
     total = con.execute(f"SELECT sum(label) FROM {out}").fetchone()[0]
     rounds = 0
@@ -121,7 +125,7 @@ def _identifier_classes(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_node AS
-        SELECT kind, key, sum(n) AS n_records, row_number() OVER (ORDER BY kind, key) AS nid
+        SELECT kind, key, sum(n) AS n_records, row_number() OVER () AS nid
         FROM ({values}) GROUP BY kind, key"""
     )
     joins = "\n".join(
@@ -177,12 +181,16 @@ def _resolve_classes(con: duckdb.DuckDBPyConnection) -> int:
             SELECT grp, count(DISTINCT id_nid) > 1 OR count(DISTINCT bc_nid) > 1 AS conflict
             FROM _id_grp WHERE comp IS NOT NULL GROUP BY grp)
         SELECT g.cid,
+            -- the smallest value naming this class; a child's key derives from its minimum
+            CASE WHEN g.comp IS NULL THEN 't:' || c.triple_key
+                 ELSE least('a:' || c.archive_key, 'b:' || c.birth_cert_key, 'i:' || c.id_key)
+                 END AS key_value,
             CASE WHEN g.comp IS NOT NULL AND coalesce(k.conflict, false) THEN g.comp
                  WHEN g.comp IS NOT NULL THEN g.grp
                  WHEN NOT coalesce(k.conflict, false) THEN g.grp END AS child_lbl,
             g.comp IS NULL AND g.tr_nid IS NOT NULL AND coalesce(k.conflict, false) AS is_ambiguous,
             g.shared_method
-        FROM _id_grp g LEFT JOIN conflict k USING (grp)"""
+        FROM _id_grp g JOIN _id_cls c USING (cid) LEFT JOIN conflict k USING (grp)"""
     )
     return rounds
 
@@ -199,15 +207,18 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
             CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key END AS own_ref
         FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid)"""
     )
-    # child_key: md5 of the child's smallest node (kind:key; nodes are numbered in that
-    # order) or of its own record, so it depends on the data only, never on row order.
+    # child_key: md5 of the smallest identifier (or triple) value among the child's classes,
+    # or of its own record: it depends on the data only, never on row order. Each such value
+    # belongs to exactly one child (an ambiguous record's triple names no child).
+    # Attributes: from the best source (lowest src_rank), and within it the smallest value,
+    # found with one integer min over src_rank and the value's code.
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _id_children AS
+        f"""CREATE OR REPLACE TEMP TABLE _id_children AS
         WITH agg AS (
             SELECT child_lbl, own_ref,
-                arg_min({'sex': sex, 'birth_date': birth_date}, {'r': src_rank, 'k': record_key})
-                    AS best,
-                arg_min(community_code, record_key) AS birth_community_code,
+                min(src_rank * {DAY_CODES} + (birth_date - {DAY_ZERO})) AS birth_date_code,
+                min(src_rank * 10 + CASE sex WHEN 'F' THEN 1 WHEN 'M' THEN 2 END) AS sex_code,
+                min(community_code) AS birth_community_code,
                 bool_or(source = 'births') AS has_birth_record,
                 bool_or(source = 'health_archives') AS has_archive,
                 min(archive_date) AS first_archive_date,
@@ -215,9 +226,15 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
                 min(birth_date) <> max(birth_date) AS birth_date_conflict,
                 min(sex) <> max(sex) AS sex_conflict,
                 bool_or(is_ambiguous) AS is_ambiguous
-            FROM _id_rl GROUP BY child_lbl, own_ref)
-        SELECT agg.*, md5(coalesce(n.kind || ':' || n.key, 'record:' || agg.own_ref)) AS child_key
-        FROM agg LEFT JOIN _id_node n ON n.nid = agg.child_lbl"""
+            FROM _id_rl GROUP BY child_lbl, own_ref),
+        keys AS (
+            SELECT child_lbl, min(key_value) AS key_value FROM _id_res
+            WHERE child_lbl IS NOT NULL GROUP BY child_lbl)
+        SELECT agg.*,
+            md5(coalesce(keys.key_value, 'record:' || agg.own_ref)) AS child_key,
+            ['F', 'M'][sex_code % 10] AS sex,
+            {DAY_ZERO} + (birth_date_code % {DAY_CODES})::INTEGER AS birth_date
+        FROM agg LEFT JOIN keys USING (child_lbl)"""
     )
     sources = ", ".join(f"('{s}', {i})" for i, s in enumerate(ATTRIBUTE_PRIORITY, start=1))
     con.execute("BEGIN TRANSACTION")
@@ -235,7 +252,7 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
         )
         con.execute(
             """CREATE OR REPLACE TABLE identity.children AS
-            SELECT child_key, best.sex AS sex, best.birth_date AS birth_date,
+            SELECT child_key, sex, birth_date,
                 birth_community_code, has_birth_record,
                 has_archive, first_archive_date, n_records::INTEGER AS n_records,
                 birth_date_conflict, sex_conflict, is_ambiguous
