@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import duckdb
+import pandas as pd
 
 from pipelines.lib.quality_suites import CheckOutcome
 
@@ -104,23 +105,24 @@ def record(
     con.execute(
         "delete from quality.check_results where run_id = ? and dataset = ?", [run.run_id, dataset]
     )
-    con.executemany(
-        "insert into quality.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    rows = pd.DataFrame(  # noqa: F841 (read by DuckDB below)
         [
-            [
-                run.run_id,
-                run.started_at,
-                r.outcome.check_name,
-                dataset,
-                r.outcome.severity,
-                r.outcome.passed,
-                r.outcome.observed_value,
-                r.outcome.expected,
-                r.status_change,
-                r.outcome.dimension,
-                r.outcome.evaluated_on,
-            ]
+            {
+                "run_id": run.run_id,
+                "run_started_at": run.started_at,
+                "check_name": r.outcome.check_name,
+                "dataset": dataset,
+                "severity": r.outcome.severity,
+                "passed": r.outcome.passed,
+                "observed_value": r.outcome.observed_value,
+                "expected": r.outcome.expected,
+                "status_change": r.status_change,
+                "dimension": r.outcome.dimension,
+                "evaluated_on": r.outcome.evaluated_on,
+            }
             for r in recorded
-        ],
+        ]
     )
+    if recorded:
+        con.execute("insert into quality.check_results by name select * from rows")
     return recorded

@@ -47,7 +47,7 @@ def validate_frame(frame: pd.DataFrame, name: str, expectations: list[Any]) -> l
         .get_batch(batch_parameters={"dataframe": frame})
     )
     suite = gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations])
-    result = batch.validate(suite, result_format="SUMMARY")
+    result = batch.validate(suite, result_format="BASIC")
     by_name = {r.expectation_config.meta["name"]: r for r in result.results}
     return [by_name[e.meta["name"]] for e in expectations]
 
