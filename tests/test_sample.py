@@ -150,6 +150,14 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(sample, tmp_pa
     assert "births/2021/births_2021Q1.csv" in changed
 
 
+def test_the_committed_sample_is_this_generator_s_output(tmp_path):
+    """raw/ is reproducible: regenerating it gives the same bytes (README aside)."""
+    raw = Path(__file__).resolve().parents[1] / "raw"
+    write_sample(children=3000, seed=20231231, out=tmp_path)
+    committed = {p: d for p, d in tree_digest(raw).items() if p != "README.md"}
+    assert tree_digest(tmp_path) == committed
+
+
 def test_every_source_has_several_files_in_every_format(sample, manifest):
     formats = set()
     for source in SOURCES:
