@@ -97,7 +97,7 @@ def test_scorecard_and_sections(report):
     }
     assert shown == TARGETS_Q2
     assert card["三位一体中心服务辖区建档率达100%"][2] == "=100.0%"
-    assert "6 / 10 项目标达标" in html
+    assert "共 10 项目标: 6 项达标，4 项未达标" in html
     # Three-in-one: streets 1 and 2 are served; 2 and 4 are suppressed (see test_suppression).
     assert tables["filing-table"][1:] == [
         ["新碶街道", "是", "188", "200", "94.0%"],

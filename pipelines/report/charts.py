@@ -76,7 +76,7 @@ def street_comparison(
             y=district["value"],
             line_color="#117a65",
             annotation_text=f"全区 {figure(code, district['value'])}",
-            annotation_position="top left",
+            annotation_position="bottom left",
         )
     if target is not None:
         fig.add_hline(

@@ -131,10 +131,19 @@ def _scorecard_section(scorecard: pl.DataFrame, definitions: dict[str, Definitio
             ]
         )
         classes.append(cls)
-    met = scorecard.filter(pl.col("met").fill_null(False)).height
+    tally = "，".join(
+        f"{classes.count(cls)} 项{label}"
+        for cls, label in (
+            ("met", "达标"),
+            ("unmet", "未达标"),
+            ("suppressed", "已抑制"),
+            ("nodata", "无数据"),
+        )
+        if cls in classes
+    )
     return (
         '<h2 id="scorecard">一、试点目标达成情况</h2>'
-        f'<p class="kpi">{met} / {scorecard.height} 项目标达标</p>'
+        f'<p class="kpi" id="tally">共 {scorecard.height} 项目标: {tally}</p>'
         + _table(["目标", "指标", "目标值", "当前值", "状态"], rows, classes, "scorecard-table")
     )
 
