@@ -103,3 +103,30 @@ def test_unknown_period_is_refused(warehouse):
     with pytest.raises(ValueError, match="2031Q1"):
         submit("2031Q1")
     assert not submissions_path().exists()
+
+
+def test_a_revision_by_fewer_than_k_people_hides_the_submitted_value(warehouse):
+    submit("2023Q2")
+    figures = dict(Q2)
+    streets, (num, den) = figures["health_management_rate"]
+    figures["health_management_rate"] = (
+        [streets[0], streets[1], (142, 150), streets[3]],
+        (num + 2, den),
+    )
+    write_published(warehouse, values=indicator_values(figures))
+    revised = revisions(read_published(), read_vintages(submissions_path()), k=5)
+    # 140 -> 142 of 150: the submitted 93.3% beside the published 150 would show the 2 children.
+    assert revised.select("scope_code", "submitted_value", "submitted_suppressed").rows() == [
+        ("330206", None, True),
+        ("330206003", None, True),
+    ]
+    assert revised["current_value"].to_list() == [
+        pytest.approx(506 / 530),
+        pytest.approx(142 / 150),
+    ]
+    # With k = 2 a change of 2 people is no small count: both values are shown.
+    shown = revisions(read_published(), read_vintages(submissions_path()), k=2)
+    assert shown["submitted_value"].to_list() == [
+        pytest.approx(504 / 530),
+        pytest.approx(140 / 150),
+    ]

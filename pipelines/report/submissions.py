@@ -17,7 +17,7 @@ import polars as pl
 
 from pipelines.lib.config import settings
 from pipelines.lib.sources import SOURCES
-from pipelines.report.definitions import indicator_sources
+from pipelines.report.definitions import indicator_sources, people_indicators
 from pipelines.report.published import Published, protected_values, read_published
 
 _SCHEMA = """
@@ -106,9 +106,11 @@ def revisions(
     """Submitted figures that later data changed: submitted and current value, and why.
 
     Both sides are suppressed on their own tables, so the revision table shows nothing the
-    published tables hide. Values only (no counts), so no count can be derived from the
-    difference between a submitted and a current figure.
+    published tables hide. Values only (no counts); and where the revision moved a count of
+    people by 1 to k-1, the submitted value is hidden too, as with the current denominator it
+    would give that small count back.
     """
+    k = k or settings().small_cell_k
     rows = []
     for vintage in latest_vintages(vintages).iter_rows(named=True):
         vid = vintage["vintage_id"]
@@ -118,7 +120,7 @@ def revisions(
             .drop("vintage_id")
         )
         current = data.indicator_values.filter(pl.col("period") == vintage["period"])
-        changed = _changed_cells(frozen, current)
+        changed = _changed_cells(frozen, current, k)
         if changed.is_empty():
             continue
         frozen_shown = _shown_values(frozen, k, "submitted")
@@ -127,6 +129,12 @@ def revisions(
         table = changed.join(frozen_shown, on=_KEY, how="left").join(
             current_shown, on=_KEY, how="left"
         )
+        table = table.with_columns(
+            submitted_suppressed=pl.col("submitted_suppressed") | pl.col("small_change"),
+            submitted_value=pl.when(pl.col("small_change"))
+            .then(None)
+            .otherwise(pl.col("submitted_value")),
+        ).drop("small_change")
         for row in table.iter_rows(named=True):
             rows.append(
                 {
@@ -141,7 +149,9 @@ def revisions(
     return pl.DataFrame(rows) if rows else pl.DataFrame()
 
 
-def _changed_cells(frozen: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
+def _changed_cells(frozen: pl.DataFrame, current: pl.DataFrame, k: int) -> pl.DataFrame:
+    """Keys of the district and street cells that differ, and whether a count of people
+    moved by 1 to k-1."""
     cols = ["numerator", "denominator", "value"]
     joined = frozen.select(*_KEY, "scope_name", *cols).join(
         current.select(*_KEY, "scope_name", *cols),
@@ -153,9 +163,16 @@ def _changed_cells(frozen: pl.DataFrame, current: pl.DataFrame) -> pl.DataFrame:
     differs = pl.any_horizontal(
         *[pl.col(c).cast(pl.Float64).ne_missing(pl.col(f"{c}_now").cast(pl.Float64)) for c in cols]
     )
+    small = pl.any_horizontal(
+        *[(pl.col(c) - pl.col(f"{c}_now")).abs().is_between(1, k - 1) for c in cols[:2]]
+    ).fill_null(False) & pl.col("indicator_code").is_in(list(people_indicators()))
     return (
         joined.filter(pl.col("scope_level").is_in(["district", "street"]) & differs)
-        .select(*_KEY, pl.coalesce("scope_name", "scope_name_now").alias("scope_name"))
+        .select(
+            *_KEY,
+            pl.coalesce("scope_name", "scope_name_now").alias("scope_name"),
+            small.alias("small_change"),
+        )
         .sort(_KEY)
     )
 
