@@ -17,7 +17,6 @@ def day(value: date) -> int:
 BIRTH_FIRST = day(date(2019, 10, 1))
 # The extract date: no genuine event is later (the injected future dates are).
 DATA_END = day(date(2023, 12, 31))
-PILOT_START = day(date(2022, 10, 1))
 DAYS_PER_MONTH = 30.4375
 NO_DAY = 10**6  # "no such date" in day arrays; never <= DATA_END
 
@@ -40,10 +39,6 @@ def month_ends(first: date, last: date) -> list[tuple[str, int]]:
         out.append((f"{y}-{m:02d}", day(date(ny, nm, 1)) - 1))
         y, m = ny, nm
     return out
-
-
-def month_label(days: np.ndarray) -> np.ndarray:
-    return np.datetime_as_string(days.astype("datetime64[D]").astype("datetime64[M]"))
 
 
 def quarter_label(days: np.ndarray) -> np.ndarray:

@@ -311,17 +311,15 @@ GIVEN_CHARS = [
 RARE_CHARS = ("㛃", "䶮", "㵘", "䲜", "㻞", "䒟", "㙟", "㼆")
 
 DEMONSTRATION_SHARE = {"national": 0.01, "provincial": 0.04, "municipal": 0.08, "district": 0.1}
-QUALIFYING_CERTIFICATES = (
-    "保育师",
-    "保育员",
-    "育婴师",
-    "育婴员",
-    "保健员",
-    "保健医师",
-    "教师资格证",
-    "幼儿园教师资格证",
-)
-NON_QUALIFYING_CERTIFICATES = ("健康证",)
+# Qualifying certificates (contract section 2) a holder of each role typically has.
+ROLE_CERTIFICATES = {
+    "manager": ("教师资格证", "保育师", "幼儿园教师资格证"),
+    "health": ("保健员", "保健医师"),
+    "caregiver": ("保育员", "保育师", "育婴员", "育婴师"),
+    "teacher": ("教师资格证", "幼儿园教师资格证"),
+    "other": ("保育员",),
+}
+HEALTH_CERTIFICATE = "健康证"  # held by many, qualifies nobody
 
 
 def community_codes() -> list[tuple[str, str, str, str]]:

@@ -44,7 +44,6 @@ class Delivery:
     path: str
     style: Style = field(default_factory=Style)
     omit: tuple[str, ...] = ()
-    extras: bool = True
     # Set on the one file that lacks a required column and is rejected whole.
     drop_required: str | None = None
 

@@ -158,14 +158,6 @@ def _known(column: str, d: int) -> pl.Expr:
     return pl.when(c <= d).then(c.cast(pl.Int32).cast(pl.Date))
 
 
-ROLE_CERTIFICATES = {
-    "manager": ("教师资格证", "保育师", "幼儿园教师资格证"),
-    "health": ("保健员", "保健医师"),
-    "caregiver": ("保育员", "保育师", "育婴员", "育婴师"),
-    "teacher": ("教师资格证", "幼儿园教师资格证"),
-}
-
-
 def staff(rng, inst: pl.DataFrame) -> pl.DataFrame:
     per = np.maximum(2, inst["slots"].to_numpy() // 7 + rng.integers(1, 4, inst.height))
     where = np.repeat(np.arange(inst.height), per)
@@ -184,14 +176,16 @@ def staff(rng, inst: pl.DataFrame) -> pl.DataFrame:
     left = np.where(left <= DATA_END, left, NO_DAY)
     cert, certified = _certificates(rng, role, hired)
     id18 = _staff_ids(rng, birth, male)
+    id15 = ids.legacy_15(id18)
     born_early = birth < day(date(1985, 1, 1))
     u = rng.random(n)
     legacy, switch = born_early & (u < 0.3), born_early & (u >= 0.3) & (u < 0.33)
     return pl.DataFrame(
         {
             "id18": id18,
+            "id15": id15,
             "id_number": pl.select(
-                pl.when(pl.Series(legacy)).then(ids.legacy_15(id18)).otherwise(id18)
+                pl.when(pl.Series(legacy)).then(id15).otherwise(id18)
             ).to_series(),
             "institution_code": inst["institution_code"].to_numpy()[where],
             "role": role,
@@ -214,9 +208,9 @@ def _certificates(rng, role: np.ndarray, hired: np.ndarray):
     cert = np.full(n, "", dtype=object)
     for r in np.unique(role):
         here = role == r
-        cert[here] = rng.choice(ROLE_CERTIFICATES.get(r, ("保育员",)), size=here.sum())
+        cert[here] = rng.choice(domain.ROLE_CERTIFICATES[r], size=here.sum())
     u = rng.random(n)
-    cert = text_where(u < 0.82, np.where(u < 0.72, cert, "健康证"))
+    cert = text_where(u < 0.82, np.where(u < 0.72, cert, domain.HEALTH_CERTIFICATE))
     dated = (rng.random(n) < 0.65) & (u < 0.82)
     certified = np.minimum(hired + rng.integers(-1000, 700, n), DATA_END)
     return cert, np.where(dated, certified, NO_DAY)
@@ -241,9 +235,11 @@ def staff_snapshot(people: pl.DataFrame, as_of: date, legacy_until: date | None)
     d = day(as_of)
     seen = people.filter(pl.col("hired_day") <= d)
     if legacy_until and as_of <= legacy_until:
-        old = pl.col("id18").str.slice(0, 6) + pl.col("id18").str.slice(8, 9)
         seen = seen.with_columns(
-            pl.when(pl.col("switch")).then(old).otherwise(pl.col("id_number")).alias("id_number")
+            pl.when(pl.col("switch"))
+            .then(pl.col("id15"))
+            .otherwise(pl.col("id_number"))
+            .alias("id_number")
         )
     known_cert = pl.col("certified_day") <= d
     return seen.with_columns(

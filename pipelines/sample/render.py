@@ -7,7 +7,6 @@ Canonical frames hold the contract's column names with typed values (dates, floa
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
 from pipelines.lib.sources import SOURCES, Column
@@ -154,15 +153,9 @@ def render_typed(source: str, delivery: Delivery, frame: pl.DataFrame) -> pl.Dat
 
 
 def _extras(frame: pl.DataFrame, delivery: Delivery) -> list[pl.Expr]:
-    if not delivery.extras:
-        return []
     return [pl.col(c) for c in frame.columns if c.startswith(EXTRA_PREFIX)]
 
 
 def _names(source: str, cols: list[Column], style: Style, out: pl.DataFrame) -> list[str]:
     extra = [c.removeprefix(EXTRA_PREFIX) for c in out.columns[len(cols) :]]
     return headers(source, cols, style) + extra
-
-
-def random_mask(rng, n: int, share: float) -> np.ndarray:
-    return rng.random(n) < share
