@@ -86,6 +86,10 @@ def test_archives_missing_most_id_numbers_block_the_marts():
     assert "id_key_fill_target" in warn.description
     # The other sources are fine and stay so.
     assert check_evaluation(result, ["ingested", "births"], "quality_blocking").passed
+    page = (settings().warehouse_dir / "quality" / "latest.html").read_text(encoding="utf-8")
+    failed_section = page.split("<h2>Failed checks</h2>")[1].split("<h2>")[0]
+    assert "id_key_fill_floor" in failed_section and "id_key_fill_target" in failed_section
+    assert "record_key_unique" not in failed_section
 
 
 def test_a_register_whose_slots_all_became_zero_blocks_the_marts():

@@ -14,7 +14,8 @@ from pipelines.lib.config import settings
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
 table{border-collapse:collapse;margin-bottom:2rem;width:100%}
-th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;font-size:.9rem}
+th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top;font-size:.9rem;
+overflow-wrap:anywhere}
 th{background:#f2f2f2}
 tr.fail-blocking td{background:#fde2e2} tr.fail-warn td{background:#fff4d6}
 code{font-size:.85rem}
@@ -65,15 +66,25 @@ def _page(run_id: str, rows: list[tuple]) -> str:
         f" ({blocking} blocking). Counts are exact over whole tables; row-level rules are"
         " validated by Great Expectations on the rows noted under <em>evaluated on</em>.</p>",
     ]
+    if failed:
+        parts.append("<h2>Failed checks</h2>")
+        parts.append(_table(failed, with_dataset=True))
     for dataset in dict.fromkeys(r[0] for r in rows):
-        parts.append(f"<h2>{html.escape(dataset)}</h2><table><tr>")
-        parts += [f"<th>{c.replace('_', ' ')}</th>" for c in COLUMNS]
-        parts.append("</tr>")
-        for r in (r for r in rows if r[0] == dataset):
-            css = "" if r[5] else f" class='fail-{html.escape(r[3])}'"
-            cells = [*r[2:5], "passed" if r[5] else "FAILED", *r[6:]]
-            parts.append(f"<tr{css}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells))
-            parts.append("</tr>")
-        parts.append("</table>")
+        parts.append(f"<h2>{html.escape(dataset)}</h2>")
+        parts.append(_table([r for r in rows if r[0] == dataset], with_dataset=False))
     parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _table(rows: list[tuple], with_dataset: bool) -> str:
+    head = ["dataset"] if with_dataset else []
+    parts = ["<table><tr>"]
+    parts += [f"<th>{c.replace('_', ' ')}</th>" for c in (*head, *COLUMNS)]
+    parts.append("</tr>")
+    for r in rows:
+        css = "" if r[5] else f" class='fail-{html.escape(r[3])}'"
+        cells = [*r[:1] * with_dataset, *r[2:5], "passed" if r[5] else "FAILED", *r[6:]]
+        parts.append(f"<tr{css}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells))
+        parts.append("</tr>")
+    parts.append("</table>")
     return "".join(parts)
