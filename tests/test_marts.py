@@ -136,8 +136,11 @@ COUNT_INDICATORS = {"provincial_standard_stations", "three_in_one_centers"}
 STREET_UNIT_INDICATORS = {"street_coverage", "station_street_coverage"}
 
 
-def materialize_marts(work_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dg.ExecuteInProcessResult:
-    """Point settings() at work_dir and materialise the dbt assets through Dagster."""
+def materialize_marts(
+    work_dir: Path, monkeypatch: pytest.MonkeyPatch, selection: list[dg.AssetKey] | None = None
+) -> dg.ExecuteInProcessResult:
+    """Point settings() at work_dir and materialise the dbt assets (all, or the selection)
+    through Dagster."""
     monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(work_dir / "yiyu.duckdb"))
     monkeypatch.setenv("YIYU_AS_OF", AS_OF)
     monkeypatch.setenv("YIYU_PERIOD_START", PERIOD_START)
@@ -145,7 +148,9 @@ def materialize_marts(work_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dg.Exe
     monkeypatch.setenv("YIYU_DISTRICT_NAME", "北仑区")
     from pipelines.defs.marts.assets import defs, marts_dbt_assets
 
-    return dg.materialize([marts_dbt_assets], resources=defs.resources, raise_on_error=False)
+    return dg.materialize(
+        [marts_dbt_assets], resources=defs.resources, selection=selection, raise_on_error=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -353,7 +358,9 @@ def test_a_failing_dbt_test_fails_the_materialisation_and_names_the_test(
         tmp_path / "work.duckdb",
         overrides={"ingested.divisions": [*DIVISIONS, (S2, "大碶街道", C11, "甲社区")]},
     )
-    result = materialize_marts(tmp_path, monkeypatch)
+    # Only the divisions staging model and its tests: the failure shows up without the rest.
+    divisions = dg.AssetKey(["staging", "stg_ingested__divisions"])
+    result = materialize_marts(tmp_path, monkeypatch, selection=[divisions])
     assert not result.success
     messages = " ".join(str(e.step_failure_data.error) for e in result.get_step_failure_events())
     assert "unique_stg_ingested__divisions_community_code" in messages
