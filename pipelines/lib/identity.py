@@ -198,11 +198,11 @@ def _resolve_classes(con: duckdb.DuckDBPyConnection) -> int:
 def _publish(con: duckdb.DuckDBPyConnection) -> None:
     """Record-level assignment, children and metrics, replaced in one transaction."""
     on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM c.{c}" for c in KEYS.split(", "))
-    # Every record with its class result; a view, read twice rather than materialised.
+    # Every record with its class result, joined once (on strings) for the two passes below.
     # A record without a class label (ambiguous, or without triple) is a child of its own,
     # told apart by `own_ref`.
     con.execute(
-        f"""CREATE OR REPLACE TEMP VIEW _id_rl AS
+        f"""CREATE OR REPLACE TEMP TABLE _id_rl AS
         SELECT r.*, x.child_lbl, x.is_ambiguous, x.shared_method,
             CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key END AS own_ref
         FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid)"""
@@ -297,7 +297,6 @@ def resolve_identity(con: duckdb.DuckDBPyConnection) -> dict:
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_id_')"
     ).fetchall():
         con.execute(f"DROP TABLE {name}")
-    con.execute("DROP VIEW _id_rl")
     con.execute("DROP VIEW _id_rec")
     records = dict(con.execute("SELECT source, records FROM identity.linkage_metrics").fetchall())
     children, ambiguous = con.execute(
