@@ -12,7 +12,7 @@ import pytest
 from pipelines.lib.quality import run_checks
 from pipelines.lib.quality_history import Run, status_change
 from pipelines.lib.quality_sample import sample_frame
-from pipelines.lib.quality_suites import expectations_dir
+from pipelines.lib.quality_suites import expectations_dir, load_suite
 from pipelines.lib.warehouse import work_db
 from tests.test_quality_fixtures import h, write_table
 
@@ -138,3 +138,16 @@ def test_a_missing_table_fails_every_check_of_its_suite(warehouse):
 )
 def test_status_change(passed, before, change):
     assert status_change(passed, before) == change
+
+
+def test_a_retried_check_replaces_its_rows_of_the_run(warehouse):
+    with work_db() as con:
+        write_table(con, "ingested.parenting_surveys", [])
+    first = run_checks("parenting_surveys", Run("run-1", NOW))
+    again = run_checks("parenting_surveys", Run("run-1", NOW))
+    with work_db(read_only=True) as con:
+        stored = con.execute("select count(*) from quality.check_results").fetchone()[0]
+    assert stored == len(first) == len(again) == len(load_suite("parenting_surveys").expectations)
+    # An empty table: every fill rate passes vacuously, but the table itself is flagged.
+    failing = {r.outcome.check_name for r in again if not r.outcome.passed}
+    assert failing == {"row_count_nonzero"}

@@ -25,6 +25,21 @@ class RecordedCheck:
     status_change: str  # new | resolved | persisting | ok
 
 
+RESULT_COLUMNS = (
+    "run_id",
+    "run_started_at",
+    "check_name",
+    "dataset",
+    "severity",
+    "passed",
+    "observed_value",
+    "expected",
+    "status_change",
+    "dimension",
+    "evaluated_on",
+)
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists quality")
     con.execute(
@@ -102,9 +117,6 @@ def record(
     recorded = [
         RecordedCheck(o, status_change(o.passed, previous.get(o.check_name))) for o in outcomes
     ]
-    con.execute(
-        "delete from quality.check_results where run_id = ? and dataset = ?", [run.run_id, dataset]
-    )
     rows = pd.DataFrame(  # noqa: F841 (read by DuckDB below)
         [
             {
@@ -121,8 +133,13 @@ def record(
                 "evaluated_on": r.outcome.evaluated_on,
             }
             for r in recorded
-        ]
+        ],
+        columns=RESULT_COLUMNS,
     )
-    if recorded:
-        con.execute("insert into quality.check_results by name select * from rows")
+    con.execute("begin transaction")  # a retried step replaces its rows, never half of them
+    con.execute(
+        "delete from quality.check_results where run_id = ? and dataset = ?", [run.run_id, dataset]
+    )
+    con.execute("insert into quality.check_results by name select * from rows")
+    con.execute("commit")
     return recorded
