@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.lib.identity import resolve_identity
-from tests.test_identity import methods, partition, write_ingested
+from tests.test_identity import methods, metrics, partition, write_ingested
 
 IDENTIFIERS = ("id_key", "birth_cert_key", "archive_key")
 
@@ -156,6 +156,10 @@ def test_matches_the_union_find_reference(delivery):
     expected_partition, expected_methods = reference(delivery)
     assert partition(con) == expected_partition
     assert methods(con) == expected_methods
+    order = ("id_number", "birth_cert", "archive_no", "demographics", "ambiguous", "none")
+    for source, row in metrics(con).items():
+        counted = [m for ref, m in expected_methods.items() if ref.startswith(f"{source}:")]
+        assert row[:7] == (len(counted), *(counted.count(m) for m in order))
 
 
 @settings(max_examples=30, deadline=None)
