@@ -152,6 +152,13 @@ def bad_clones(
     if not pieces:
         return frame.clear()
     bad = pl.concat(pieces, how="vertical_relaxed")
+    if SOURCES[source].child_level:
+        # A broken birth date would also set the row's ID number against it (a warning on
+        # a row quarantined anyway): such clones carry no ID number.
+        broken_birth = pl.col("_bad_col") == "birth_date"
+        bad = bad.with_columns(
+            pl.when(broken_birth).then(None).otherwise(pl.col("id_number")).alias("id_number")
+        )
     key = SOURCES[source].key[0] if source != "staff" else "id_number"
     keys = fresh_keys(bad.height)
     if source == "staff":
