@@ -5,12 +5,12 @@ import random
 import polars as pl
 from stdnum.cn import ric
 
-from pipelines.lib.idcard import id18, id_birth_date, id_sex
+from pipelines.lib.idcard import id_birth_date, id_sex, with_id18
 
 
 def _id18(texts):
     frame = pl.DataFrame({"t": texts}, schema={"t": pl.String})
-    return frame.select(id18(pl.col("t"))).to_series().to_list()
+    return with_id18(frame, "t", "out")["out"].to_list()
 
 
 def _check(body17: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipelines.lib import values
-from pipelines.lib.idcard import id18, id_birth_date, id_sex
+from pipelines.lib.idcard import id_birth_date, id_sex, with_id18
 from pipelines.lib.pseudonymise import keyed_hash
 from pipelines.lib.sources import ALIASES, RANGES, Column, Source
 
@@ -142,7 +142,8 @@ def _problem(col: Column, text: pl.Expr, typed: pl.Expr) -> tuple[pl.Expr, pl.Ex
 def _child_identity(source: Source, frame: pl.DataFrame) -> pl.DataFrame:
     """Valid IDs, warnings for dropped ones, the unlinkable rule and the keyed hashes."""
     raw_id = pl.col("id_number")
-    valid = id18(raw_id)
+    frame = with_id18(frame, "id_number", "_valid_id")
+    valid = pl.col("_valid_id")
     own = valid.is_not_null() & (id_birth_date(valid) == pl.col("birth_date")).fill_null(False)
     frame = frame.with_columns(
         _id18=pl.when(own).then(valid),
@@ -188,7 +189,8 @@ def _child_identity(source: Source, frame: pl.DataFrame) -> pl.DataFrame:
 
 def _staff_identity(frame: pl.DataFrame) -> pl.DataFrame:
     """A staff member is their ID number (15 and 18 digits are one person)."""
-    valid = id18(pl.col("id_number"))
+    frame = with_id18(frame, "id_number", "_valid_id")
+    valid = pl.col("_valid_id")
     natural = pl.concat_str(
         [valid, pl.col("institution_code"), pl.col("hired_on").cast(pl.String)], separator="|"
     )

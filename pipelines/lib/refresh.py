@@ -26,17 +26,14 @@ def run_refresh(job_name: str = "refresh") -> int:
     with dagster_instance() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
     seconds = time.perf_counter() - started
-    failed = [
-        event
-        for event in result.all_events
-        if event.is_step_failure
-        or (
-            event.event_type_value == "ASSET_CHECK_EVALUATION"
-            and not event.event_specific_data.asset_check_evaluation.passed
-        )
-    ]
-    for event in failed:
-        print(f"FAILED: {event.message}", file=sys.stderr)
+    for event in result.all_events:
+        if event.is_step_failure:
+            print(f"FAILED: {event.message}", file=sys.stderr)
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            check = event.event_specific_data
+            if not check.passed:
+                level = "FAILED" if check.severity == dg.AssetCheckSeverity.ERROR else "WARNING"
+                print(f"{level}: {event.message}", file=sys.stderr)
     status = "succeeded" if result.success else "FAILED"
     print(f"refresh {status} in {seconds:.1f} s (run {result.run_id})", file=sys.stderr)
     return 0 if result.success else 1
