@@ -69,15 +69,12 @@ def latest_run(dagster_home: Path) -> RunLog:
         entries = instance.all_logs(run.run_id)
     steps: dict[str, Step] = {}
     start = end = entries[0].timestamp
-    status = ""
     for entry in entries:
         event = entry.dagster_event
         end = max(end, entry.timestamp)
         if event is None:
             continue
         kind = event.event_type_value
-        if kind in ("RUN_SUCCESS", "RUN_FAILURE"):
-            status = kind
         if entry.step_key is None:
             continue
         step = steps.setdefault(entry.step_key, Step(entry.step_key))
@@ -97,4 +94,4 @@ def latest_run(dagster_home: Path) -> RunLog:
             step.checks += 1
     # Steps that never started (skipped after a failure) take no time.
     started = sorted((s for s in steps.values() if s.start), key=lambda s: s.start)
-    return RunLog(run.run_id, start, end, status, started)
+    return RunLog(run.run_id, start, end, run.status.value, started)

@@ -1,7 +1,8 @@
-"""Resident memory of a process tree, sampled in a background thread.
+"""Resident memory and CPU time of a process tree, sampled in a background thread.
 
 The refresh runs in one process, but dbt runs as its child: the tree's RSS is what the
-machine has to hold, so children are summed in.
+machine has to hold, so children are summed in. CPU seconds are sampled too: on a shared
+machine wall time also counts waiting for a core, CPU time does not.
 """
 
 from __future__ import annotations
@@ -9,31 +10,39 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from bisect import bisect_left
 
 import psutil
 
 INTERVAL_S = 0.2
 
 
-def tree_rss(root: psutil.Process) -> int:
-    total = 0
-    for proc in (root, *root.children(recursive=True)):
+def _cpu(times) -> float:
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def tree_usage(root: psutil.Process) -> tuple[int, float]:
+    """(RSS bytes, CPU seconds so far) of `root` and its live descendants; reaped children's
+    CPU is already in the root's children_* times."""
+    rss, cpu = root.memory_info().rss, _cpu(root.cpu_times())
+    for proc in root.children(recursive=True):
         # A child may end between listing and reading.
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += proc.memory_info().rss
-    return total
+            rss += proc.memory_info().rss
+            cpu += proc.cpu_times().user + proc.cpu_times().system
+    return rss, cpu
 
 
-class RssSampler:
-    """Samples (unix time, bytes) of the tree under `pid` until the root ends or `stop()`."""
+class TreeSampler:
+    """Samples (unix time, RSS, CPU s) of the tree under `pid` until it ends or on exit."""
 
     def __init__(self, pid: int):
         self.root = psutil.Process(pid)
-        self.samples: list[tuple[float, int]] = []
+        self.samples: list[tuple[float, int, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> RssSampler:
+    def __enter__(self) -> TreeSampler:
         self._thread.start()
         return self
 
@@ -44,11 +53,20 @@ class RssSampler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self.samples.append((time.time(), tree_rss(self.root)))
+                self.samples.append((time.time(), *tree_usage(self.root)))
             except psutil.NoSuchProcess:
                 return
             self._stop.wait(INTERVAL_S)
 
     def peak(self, start: float = 0.0, end: float = float("inf")) -> int:
-        """Highest sample in [start, end]; 0 when no sample fell in the interval."""
-        return max((rss for t, rss in self.samples if start <= t <= end), default=0)
+        """Highest RSS sampled in [start, end]; 0 when no sample fell in the interval."""
+        return max((rss for t, rss, _ in self.samples if start <= t <= end), default=0)
+
+    def cpu_between(self, start: float, end: float) -> float:
+        """CPU seconds of the tree between the samples nearest to `start` and `end`."""
+        times = [t for t, _, _ in self.samples]
+        if not times:
+            return 0.0
+        first = min(bisect_left(times, start), len(times) - 1)
+        last = min(bisect_left(times, end), len(times) - 1)
+        return self.samples[last][2] - self.samples[first][2]

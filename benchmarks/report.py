@@ -27,15 +27,17 @@ def stage_rows(run: RunLog, measured, rows: dict[str, int]) -> list[dict]:
     by_stage = defaultdict(list)
     for step in run.steps:
         by_stage[step.stage].append(step)
+    sampler = measured.sampler
     table = []
     for stage, steps in by_stage.items():
         seconds = sum(s.seconds for s in steps)
         count = _stage_rows_count(stage, rows)
-        peak = max(measured.sampler.peak(s.start, s.end) for s in steps)
+        peak = max(sampler.peak(s.start, s.end) for s in steps)
         table.append(
             {
                 "stage": stage,
                 "seconds": seconds,
+                "cpu_s": sum(sampler.cpu_between(s.start, s.end) for s in steps),
                 "peak_rss_mb": peak / MB if peak else None,
                 "rows": count,
                 "rows_per_s": count / seconds if count and seconds > 0 else None,
@@ -43,19 +45,21 @@ def stage_rows(run: RunLog, measured, rows: dict[str, int]) -> list[dict]:
         )
     in_steps = sum(s.seconds for s in run.steps)
     table.append({"stage": "dagster between steps", "seconds": run.seconds - in_steps})
+    outside = max(sampler.peak(0, run.start), sampler.peak(run.end))
     table.append(
         {
             "stage": "process start/load/exit",
             "seconds": measured.seconds - run.seconds,
-            "peak_rss_mb": max(measured.sampler.peak(0, run.start), measured.sampler.peak(run.end))
-            / MB,
+            "cpu_s": measured.cpu_s - sampler.cpu_between(run.start, run.end),
+            "peak_rss_mb": outside / MB,
         }
     )
     table.append(
         {
             "stage": "TOTAL (wall)",
             "seconds": measured.seconds,
-            "peak_rss_mb": measured.sampler.peak() / MB,
+            "cpu_s": measured.cpu_s,
+            "peak_rss_mb": sampler.peak() / MB,
             "rows": rows.get("read_total"),
         }
     )
@@ -67,10 +71,11 @@ def _cell(value, fmt: str) -> str:
 
 
 def print_stage_table(table: list[dict]) -> None:
-    print(f"{'stage':<34}{'wall s':>9}{'peak RSS MB':>13}{'rows':>12}{'rows/s':>12}")
+    print(f"{'stage':<34}{'wall s':>9}{'CPU s':>9}{'peak RSS MB':>13}{'rows':>12}{'rows/s':>12}")
     for row in table:
         print(
             f"{row['stage']:<34}{_cell(row.get('seconds'), '.2f'):>9}"
+            f"{_cell(row.get('cpu_s'), '.2f'):>9}"
             f"{_cell(row.get('peak_rss_mb'), ',.0f'):>13}{_cell(row.get('rows'), ','):>12}"
             f"{_cell(row.get('rows_per_s'), ',.0f'):>12}"
         )

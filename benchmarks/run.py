@@ -9,6 +9,7 @@ The result is also saved as JSON under benchmarks/results/ (see benchmarks/compa
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -24,7 +25,7 @@ from pathlib import Path
 from benchmarks.events import RunLog, latest_run
 from benchmarks.floor import RESULT_MARK
 from benchmarks.marts import floor_vs_marts, indicator_checksum, warehouse_rows
-from benchmarks.memory import RssSampler
+from benchmarks.memory import TreeSampler
 from benchmarks.report import print_goals, print_stage_table, stage_rows
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -41,7 +42,7 @@ class Measured:
     seconds: float
     cpu_s: float
     load_before: float  # 1-minute load average when it started (2 cores)
-    sampler: RssSampler
+    sampler: TreeSampler
     code: int
     log: Path
 
@@ -57,15 +58,23 @@ def measure(cmd: list[str], env: dict[str, str], log: Path) -> Measured:
     load = os.getloadavg()[0]
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        with RssSampler(proc.pid) as sampler:
+        with TreeSampler(proc.pid) as sampler:
             code = proc.wait()
     seconds = time.perf_counter() - started
     return Measured(seconds, _children_cpu() - cpu, load, sampler, code, log)
 
 
+def generator_version() -> str:
+    """Changes with the generator's code, so a cached delivery is never from an older one."""
+    digest = hashlib.sha256()
+    for path in sorted((BENCH_DIR.parent / "pipelines" / "sample").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def dataset(children: int, seed: int) -> Path:
     """The raw delivery for (children, seed), generated once with the project's generator."""
-    raw = DATA_DIR / f"{children}-{seed}" / "raw"
+    raw = DATA_DIR / f"{children}-{seed}-{generator_version()}" / "raw"
     if (raw / ".complete").exists():
         return raw
     partial = raw.with_name("raw.partial")
@@ -88,16 +97,18 @@ def floor_result(log: Path) -> dict:
 def refresh(env: dict[str, str], log: Path) -> tuple[Measured, RunLog]:
     measured = measure([str(BIN / "yiyu"), "refresh"], env, log)
     run = latest_run(Path(env["DAGSTER_HOME"]))
-    if measured.code != 0:
+    if run.status != "SUCCESS":
         # What did run is still worth seeing: where the time went before the failure.
         print_stage_table(stage_rows(run, measured, {}))
-        sys.exit(f"refresh failed (exit {measured.code}, {run.status}); see {log}")
+        sys.exit(f"refresh failed (exit {measured.code}, run {run.status}); see {log}")
+    if measured.code != 0:
+        print(f"WARNING: the Dagster run succeeded but `yiyu refresh` exited {measured.code}")
     return measured, run
 
 
 def bench(children: int, seed: int) -> dict:
     raw = dataset(children, seed)
-    run_dir = DATA_DIR / f"{children}-{seed}" / "run"
+    run_dir = raw.parent / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     warehouse = run_dir / "warehouse" / "yiyu.duckdb"
     env = {
@@ -112,6 +123,7 @@ def bench(children: int, seed: int) -> dict:
     result: dict = {
         "children": children,
         "seed": seed,
+        "generator": generator_version(),
         "raw_bytes": sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
