@@ -20,6 +20,7 @@ from stdnum.cn import ric
 
 from pipelines.lib.sources import RANGES, SOURCES
 from pipelines.sample import write_sample
+from pipelines.sample.generate import CHUNK
 
 N, SEED = 400, 5
 TODAY = date(2026, 11, 29)
@@ -33,10 +34,16 @@ DATE_FORMS = (
 )
 
 
+@pytest.fixture(scope="module", params=[CHUNK, 150], ids=["one_chunk", "three_chunks"])
+def chunk_size(request) -> int:
+    """Big runs append chunk after chunk to the same files: check that path too."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
+def sample(tmp_path_factory, chunk_size) -> Path:
     out = tmp_path_factory.mktemp("sample")
-    write_sample(children=N, seed=SEED, out=out)
+    write_sample(children=N, seed=SEED, out=out, chunk_size=chunk_size)
     return out
 
 
@@ -138,9 +145,9 @@ def tree_digest(root: Path) -> dict[str, str]:
     }
 
 
-def test_same_seed_gives_identical_bytes_and_another_seed_differs(sample, tmp_path):
-    write_sample(children=N, seed=SEED, out=tmp_path / "again")
-    write_sample(children=N, seed=SEED + 1, out=tmp_path / "other")
+def test_same_seed_gives_identical_bytes_and_another_seed_differs(sample, chunk_size, tmp_path):
+    write_sample(children=N, seed=SEED, out=tmp_path / "again", chunk_size=chunk_size)
+    write_sample(children=N, seed=SEED + 1, out=tmp_path / "other", chunk_size=chunk_size)
     first = tree_digest(sample)
     assert tree_digest(tmp_path / "again") == first
     other = tree_digest(tmp_path / "other")
@@ -185,6 +192,7 @@ def test_csv_encodings_include_bom_and_gb18030_with_characters_gbk_lacks(sample)
         raw = path.read_bytes()
         text, encoding = decode(raw)
         encodings.add(encoding)
+        assert "\ufeff" not in text, path
         if encoding == "gb18030":
             with pytest.raises(UnicodeDecodeError):
                 raw.decode("utf-8")

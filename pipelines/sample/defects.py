@@ -180,7 +180,7 @@ def linkable_without_id(source: str, frame: pl.DataFrame, present: set[str]) -> 
     """Rows that may carry a defect or an ID anomaly without also becoming unlinkable."""
     anchor = ANCHORS.get(source)
     if anchor is None:
-        return pl.Series([True] * frame.height)
+        return pl.Series(np.ones(frame.height, dtype=bool))
     return frame[anchor].is_not_null() & (anchor in present)
 
 

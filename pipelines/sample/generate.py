@@ -46,13 +46,16 @@ REJECTED_MONTH = "2023-03"
 COMMUNITY_WARNINGS = ("outside_district", "unknown_community")
 
 
-def write_sample(children: int, seed: int, out: Path) -> None:
-    """Writes DIR/<source>/... for all nine sources and DIR/MANIFEST.json."""
+def write_sample(children: int, seed: int, out: Path, chunk_size: int = CHUNK) -> None:
+    """Writes DIR/<source>/... for all nine sources and DIR/MANIFEST.json.
+
+    Children are made `chunk_size` at a time (the files depend on it: keep the default
+    for reproducible deliveries)."""
     if children < 1:
         raise ValueError("children must be at least 1")
     out = Path(out)
     _clear(out)
-    run = Run(out, children, seed)
+    run = Run(out, children, seed, chunk_size)
     run.registers()
     run.child_sources()
     run.finish()
@@ -71,8 +74,8 @@ def progress(message: str) -> None:
 
 
 class Run:
-    def __init__(self, out: Path, n: int, seed: int):
-        self.out, self.n, self.seed = out, n, seed
+    def __init__(self, out: Path, n: int, seed: int, chunk_size: int):
+        self.out, self.n, self.seed, self.chunk_size = out, n, seed, chunk_size
         self.manifest = Manifest(n, seed)
         self.writers: dict[tuple[str, str], object] = {}
         self.counters = {"archive": 0, "check": 0, "enrollment": 0}
@@ -251,10 +254,10 @@ class Run:
             "enrollments": self._enrollments_plan(),
         }
         pop = children.Population.start(self.seed)
-        chunks = range(0, self.n, CHUNK)
+        chunks = range(0, self.n, self.chunk_size)
         for c, start in enumerate(chunks):
             rng = np.random.default_rng([self.seed, 100 + c])
-            size = min(CHUNK, self.n - start)
+            size = min(self.chunk_size, self.n - start)
             kids = children.generate(rng, pop, start, size)
             archives, per_child = health.archives(rng, kids, self.counters)
             enrolled = enrollment.enrollments(rng, kids, self.institutions, self.counters)

@@ -127,8 +127,8 @@ def _archive_rows(rng, k, numbers, facility, community, arch_day, sign_day, clos
             "closed_on": dates_or_null(close_day),
             "close_reason": pl.Series(reason, dtype=pl.Utf8),
             "_x_联系电话": k["phone"],
-            "_mother_id": pl.Series([None] * n, dtype=pl.Utf8),
-            "_anomaly": pl.Series([None] * n, dtype=pl.Utf8),
+            "_mother_id": pl.repeat(None, n, dtype=pl.Utf8, eager=True),
+            "_anomaly": pl.repeat(None, n, dtype=pl.Utf8, eager=True),
         }
     )
 
@@ -216,7 +216,7 @@ def _scheduled(rng, k: pl.DataFrame) -> pl.DataFrame:
             "facility_code": where["facility"],
             "check_date": as_dates(check_day),
             **_measures(rng, check_day - birth[row], with_hb),
-            "_mother_id": pl.Series([None] * m, dtype=pl.Utf8),
+            "_mother_id": pl.repeat(None, m, dtype=pl.Utf8, eager=True),
             "_anomaly": text_where(unknown, "unknown_facility"),
         }
     )
@@ -263,14 +263,14 @@ def _enrollment_checks(rng, joined: pl.DataFrame, enroll: pl.DataFrame) -> pl.Da
             "archive_no": archive,
             # Without an archive the check is recorded against the ID number and name.
             "id_number": e["id_number"].set(pl.Series((rng.random(n) >= 0.5) & has_archive), None),
-            "birth_cert_no": pl.Series([None] * n, dtype=pl.Utf8),
+            "birth_cert_no": pl.repeat(None, n, dtype=pl.Utf8, eager=True),
             "child_name": e["child_name"],
             "sex": e["sex"],
             "birth_date": e["birth_date"],
             "facility_code": facility,
             "check_date": as_dates(check_day),
             **_measures(rng, check_day - birth, rng.random(n) < 0.9),
-            "_mother_id": pl.Series([None] * n, dtype=pl.Utf8),
-            "_anomaly": pl.Series([None] * n, dtype=pl.Utf8),
+            "_mother_id": pl.repeat(None, n, dtype=pl.Utf8, eager=True),
+            "_anomaly": pl.repeat(None, n, dtype=pl.Utf8, eager=True),
         }
     )

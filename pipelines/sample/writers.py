@@ -33,13 +33,19 @@ class CsvWriter:
             line_terminator="\r\n" if self.style.crlf else "\n",
         )
         text = buffer.getvalue().decode("utf-8")
+        # The byte-order mark starts the file only, not every appended piece.
+        encoding = self.style.encoding if not self.started else _without_bom(self.style.encoding)
         with self.path.open("ab" if self.started else "wb") as fh:
-            fh.write(text.encode(self.style.encoding))
+            fh.write(text.encode(encoding))
         self.started = True
 
     def close(self) -> None:
         if not self.started:
             raise AssertionError(f"empty delivery {self.path}")
+
+
+def _without_bom(encoding: str) -> str:
+    return "utf-8" if encoding == "utf-8-sig" else encoding
 
 
 class ParquetWriter:
