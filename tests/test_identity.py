@@ -3,6 +3,8 @@ temporary DuckDB file; every expected child is worked out by hand in the test.""
 
 from __future__ import annotations
 
+import itertools
+
 import duckdb
 import pytest
 
@@ -457,3 +459,29 @@ def test_child_index_asset_materialises_through_dagster(tmp_path, monkeypatch):
             frozenset({"births:bc_1", "health_archives:ar_1"}),
             frozenset({"enrollments:en_1"}),
         }
+
+
+def test_connected_components_on_a_hand_drawn_graph(con):
+    from pipelines.lib.identity import connected_components
+
+    # A pair, a star whose leaf 3 is smaller than its hub, a path, a triangle with a tail,
+    # and a long chain listed in a scrambled order.
+    chain = [40, 47, 41, 45, 42, 49, 43, 48, 44, 46]
+    edges = [(2, 1), (10, 3), (10, 11), (12, 10), (20, 21), (22, 21), (22, 23)]
+    edges += [(30, 31), (31, 32), (32, 30), (32, 33)]
+    edges += list(itertools.pairwise(chain))
+    con.execute("CREATE TEMP TABLE g (a BIGINT, b BIGINT)")
+    con.executemany("INSERT INTO g VALUES (?, ?)", edges)
+    connected_components(con, "g", "labels")
+    components: dict[int, set[int]] = {}
+    for node, label in con.execute("SELECT node, label FROM labels").fetchall():
+        components.setdefault(label, set()).add(node)
+    assert sorted(map(sorted, components.values())) == [
+        [1, 2],
+        [3, 10, 11, 12],
+        [20, 21, 22, 23],
+        [30, 31, 32, 33],
+        list(range(40, 50)),
+    ]
+    # Every label is a node of its own component.
+    assert all(label in members for label, members in components.items())

@@ -79,9 +79,50 @@ def _records_view(con: duckdb.DuckDBPyConnection) -> None:
 
 def connected_components(con: duckdb.DuckDBPyConnection, edges: str, out: str) -> int:
     """Write temp table `out`(node, label): each node of the BIGINT edge table `edges`(a, b)
-    labelled with the smallest node of its connected component. Min-label propagation with
-    one pointer jump per round; labels only decrease, so an unchanged sum means a fixpoint.
-    Returns the number of rounds."""
+    labelled with one node of its connected component, the same for the whole component.
+    Returns the number of propagation rounds.
+
+    Identity graphs are mostly pairs and stars, so leaves (degree 1) are set aside first:
+    a leaf takes its neighbour's label (a pair the smaller of its two nodes), and only the
+    core left (edges between nodes of degree 2 or more) goes through min-label propagation."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _id_cc_edge AS
+        SELECT DISTINCT least(a, b) AS a, greatest(a, b) AS b FROM {edges} WHERE a <> b"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _id_cc_deg AS
+        SELECT node, count(*) AS deg
+        FROM (SELECT a AS node FROM _id_cc_edge UNION ALL SELECT b FROM _id_cc_edge)
+        GROUP BY node"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _id_cc_core AS
+        SELECT e.a, e.b FROM _id_cc_edge e
+        JOIN _id_cc_deg da ON da.node = e.a JOIN _id_cc_deg db ON db.node = e.b
+        WHERE da.deg > 1 AND db.deg > 1"""
+    )
+    rounds = _propagate(con, "_id_cc_core", "_id_cc_label")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {out} AS
+        WITH inner_nodes AS (
+            SELECT d.node, coalesce(l.label, d.node) AS label
+            FROM _id_cc_deg d LEFT JOIN _id_cc_label l USING (node) WHERE d.deg > 1),
+        both_ways AS (SELECT a, b FROM _id_cc_edge UNION ALL SELECT b, a FROM _id_cc_edge),
+        leaves AS (
+            SELECT e.a AS node, e.b AS neighbour
+            FROM both_ways e JOIN _id_cc_deg d ON d.node = e.a WHERE d.deg = 1)
+        SELECT * FROM inner_nodes
+        UNION ALL
+        SELECT l.node, coalesce(i.label, least(l.node, l.neighbour))
+        FROM leaves l LEFT JOIN inner_nodes i ON i.node = l.neighbour"""
+    )
+    return rounds
+
+
+def _propagate(con: duckdb.DuckDBPyConnection, edges: str, out: str) -> int:
+    """Min-label propagation with one pointer jump per round over the nodes of `edges`:
+    labels only decrease, so a round that leaves their sum unchanged is the fixpoint, where
+    every node holds the smallest node of its component. Returns the number of rounds."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_cc_e AS
         SELECT a, b FROM {edges} UNION SELECT b, a FROM {edges}
