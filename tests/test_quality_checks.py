@@ -99,7 +99,7 @@ def test_a_register_whose_slots_all_became_zero_blocks_the_marts():
     blocking = check_evaluation(result, INSTITUTIONS, "quality_blocking")
     assert not blocking.passed
     assert "slots_mostly_positive on institutions" in blocking.description
-    assert "observed 4 of 4 values outside (100.00%)" in blocking.description
+    assert "observed 4 of 4 values unexpected (100.00%)" in blocking.description
     assert history(result.run_id)[("institutions", "slots_mostly_positive")][:2] == (False, "new")
 
 

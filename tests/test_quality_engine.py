@@ -66,7 +66,7 @@ def test_counts_are_exact_over_the_table_while_row_rules_use_a_sample(warehouse,
     assert result["row_count_nonzero"].observed_value == "3000"
     in_range = result["height_cm_physiological_range"]
     assert in_range.evaluated_on == "deterministic sample of 500 of 3000 rows"
-    assert in_range.passed and in_range.observed_value == "0 of 500 values outside (0.00%)"
+    assert in_range.passed and in_range.observed_value == "0 of 500 values unexpected (0.00%)"
 
 
 def test_the_sample_is_deterministic_and_taken_from_the_table(warehouse):
@@ -97,9 +97,9 @@ def test_age_bands_apply_only_to_children_of_that_age(warehouse):
 
     band = result["height_cm_at_age_3_12m"]
     assert not band.passed
-    assert band.observed_value == "1 of 10 values outside (10.00%)"
+    assert band.observed_value == "1 of 10 values unexpected (10.00%)"
     assert result["height_cm_at_age_24_48m"].passed
-    assert result["height_cm_at_age_24_48m"].observed_value == "0 of 10 values outside (0.00%)"
+    assert result["height_cm_at_age_24_48m"].observed_value == "0 of 10 values unexpected (0.00%)"
     assert result["height_cm_physiological_range"].passed  # 120 cm is a possible height
 
 

@@ -61,7 +61,7 @@ def observed_from(result: Any) -> str:
     if "unexpected_count" in details:
         checked = details.get("element_count", 0) - details.get("missing_count", 0)
         percent = details.get("unexpected_percent") or 0.0
-        return f"{details['unexpected_count']} of {checked} values outside ({percent:.2f}%)"
+        return f"{details['unexpected_count']} of {checked} values unexpected ({percent:.2f}%)"
     return f"observed {details.get('observed_value')}"
 
 
