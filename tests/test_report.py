@@ -208,7 +208,7 @@ def render_offline(report: Path, screenshot: Path) -> Rendered:
 
 
 def test_renders_offline_in_headless_chromium(report):
-    shown = render_offline(report, REPO_ROOT / "test-artifacts" / "report.png")
+    shown = render_offline(report, REPO_ROOT / "test-artifacts" / "report-fixture.png")
     assert shown.requests == [report.as_uri()]
     assert shown.errors == []
     assert len(shown.scorecard_rows) == 10
