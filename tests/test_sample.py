@@ -165,6 +165,15 @@ def test_the_committed_sample_is_this_generator_s_output(tmp_path):
     assert tree_digest(tmp_path) == committed
 
 
+def test_refuses_to_overwrite_a_landing_folder_it_did_not_write(tmp_path):
+    real = tmp_path / "births" / "2023" / "from_the_hospital.csv"
+    real.parent.mkdir(parents=True)
+    real.write_text("出生医学证明编号\n", encoding="utf-8")
+    with pytest.raises(FileExistsError):
+        write_sample(children=5, seed=1, out=tmp_path)
+    assert real.exists()
+
+
 def test_every_source_has_several_files_in_every_format(sample, manifest):
     formats = set()
     for source in SOURCES:

@@ -62,8 +62,14 @@ def write_sample(children: int, seed: int, out: Path, chunk_size: int = CHUNK) -
 
 
 def _clear(out: Path) -> None:
-    """Removes earlier generated sources (other files in DIR, e.g. a README, stay)."""
+    """Removes an earlier sample's sources (other files in DIR, e.g. a README, stay).
+
+    Refuses when source folders hold files but DIR has no sample manifest: that is a real
+    landing folder, not ours to delete."""
     out.mkdir(parents=True, exist_ok=True)
+    ours = (out / "MANIFEST.json").exists()
+    if not ours and any(p.is_file() for s in SOURCES for p in (out / s).rglob("*")):
+        raise FileExistsError(f"{out} holds source files not written by yiyu sample")
     for source in SOURCES:
         shutil.rmtree(out / source, ignore_errors=True)
     (out / "MANIFEST.json").unlink(missing_ok=True)
