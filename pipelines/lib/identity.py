@@ -219,7 +219,7 @@ def _resolve_classes(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _id_res AS
         WITH conflict AS (
-            SELECT grp, count(DISTINCT id_nid) > 1 OR count(DISTINCT bc_nid) > 1 AS conflict
+            SELECT grp, min(id_nid) <> max(id_nid) OR min(bc_nid) <> max(bc_nid) AS conflict
             FROM _id_grp WHERE comp IS NOT NULL GROUP BY grp)
         SELECT g.cid,
             -- the smallest value naming this class; a child's key derives from its minimum
