@@ -149,7 +149,7 @@ def _resolve(delivery: dict) -> duckdb.DuckDBPyConnection:
     return con
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(delivery=deliveries)
 def test_matches_the_union_find_reference(delivery):
     con = _resolve(delivery)
@@ -162,7 +162,7 @@ def test_matches_the_union_find_reference(delivery):
         assert row[:7] == (len(counted), *(counted.count(m) for m in order))
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(delivery=deliveries, seed=st.integers(0, 2**32 - 1))
 def test_children_do_not_depend_on_row_order(delivery, seed):
     shuffled = {s: random.Random(seed).sample(rows, len(rows)) for s, rows in delivery.items()}
@@ -176,7 +176,7 @@ def test_children_do_not_depend_on_row_order(delivery, seed):
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(delivery=deliveries)
 def test_no_demographic_merge_joins_two_id_numbers(delivery):
     """A child holding two ID numbers (or two certificates) was formed by identifiers alone:
