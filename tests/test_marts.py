@@ -165,17 +165,19 @@ def marts(tmp_path_factory: pytest.TempPathFactory):
     con.close()
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
+def rows_of(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
     cursor = con.execute(sql)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def test_every_indicator_at_district_and_street_matches_the_hand_calculation(marts):
-    rows = _rows(
-        marts,
-        "select * from marts.indicator_values where scope_level in ('district', 'street')",
+def district_and_street_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    return rows_of(
+        con, "select * from marts.indicator_values where scope_level in ('district', 'street')"
     )
+
+
+def assert_indicators_match_the_hand_calculation(rows: list[dict]) -> None:
     got = {(r["indicator_code"], r["period"], r["scope_code"]): r for r in rows}
     expected_keys = {
         (code, period, scope) for (code, period), by in EXPECTED.items() for scope in by
@@ -194,8 +196,20 @@ def test_every_indicator_at_district_and_street_matches_the_hand_calculation(mar
             assert row["scope_level"] == ("district" if scope == DISTRICT else "street")
 
 
+def assert_scorecard_matches_the_hand_calculation(rows: list[dict]) -> None:
+    assert len(rows) == len(SCORECARD)
+    for row in rows:
+        value, met = SCORECARD[row["target_code"], row["period"]]
+        assert row["value"] == pytest.approx(value), row
+        assert row["met"] is met, row
+
+
+def test_every_indicator_at_district_and_street_matches_the_hand_calculation(marts):
+    assert_indicators_match_the_hand_calculation(district_and_street_rows(marts))
+
+
 def test_ratio_indicators_are_also_reported_per_community(marts):
-    rows = _rows(marts, "select * from marts.indicator_values where scope_level = 'community'")
+    rows = rows_of(marts, "select * from marts.indicator_values where scope_level = 'community'")
     per_community = {r["indicator_code"] for r in rows}
     assert per_community == {code for code, _ in EXPECTED} - COUNT_INDICATORS - (
         STREET_UNIT_INDICATORS
@@ -247,7 +261,7 @@ def test_names_come_from_the_seed_the_vars_and_the_divisions(marts):
 
 
 def test_targets_apply_where_the_plan_sets_them(marts):
-    rows = _rows(marts, "select * from marts.indicator_values")
+    rows = rows_of(marts, "select * from marts.indicator_values")
     targeted = {
         (r["indicator_code"], r["period"], r["scope_code"]): (r["target"], r["target_met"])
         for r in rows
@@ -280,13 +294,9 @@ def test_targets_apply_where_the_plan_sets_them(marts):
 
 
 def test_scorecard_one_row_per_target_and_period_met_as_worked_out(marts):
-    rows = _rows(marts, "select * from marts.evaluation_scorecard")
-    assert len(rows) == len(SCORECARD)
-    for row in rows:
-        value, met = SCORECARD[row["target_code"], row["period"]]
-        assert row["value"] == pytest.approx(value), row
-        assert row["met"] is met, row
-        assert row["comparator"] == ">="
+    rows = rows_of(marts, "select * from marts.evaluation_scorecard")
+    assert_scorecard_matches_the_hand_calculation(rows)
+    assert {r["comparator"] for r in rows} == {">="}
     targets = {r["target_code"]: r["target"] for r in rows}
     assert targets["slots_per_community_16"] == 16.0
     assert targets["three_in_one_record_filing"] == 1.0
