@@ -407,9 +407,15 @@ def test_attributes_come_from_the_best_source_and_conflicts_are_counted(con):
 
 
 def test_rerun_replaces_the_index(con):
+    settings_query = (
+        "SELECT current_setting('preserve_insertion_order'), current_setting('enable_progress_bar')"
+    )
+    caller_settings = con.execute(settings_query).fetchone()
     resolve(con, enrollments=[{"record_key": "en_1", "triple_key": "t_A"}])
     summary = resolve(con, enrollments=[{"record_key": "en_2", "triple_key": "t_B"}])
     assert partition(con) == {frozenset({"enrollments:en_2"})}
+    # The run's DuckDB settings do not leak into the caller's connection.
+    assert con.execute(settings_query).fetchone() == caller_settings
     assert summary["children"] == 1
     assert summary["records"] == {
         "births": 0,

@@ -45,11 +45,12 @@ RECORD_COLUMNS = {
     "community_code": "VARCHAR",
     "archive_date": "DATE",
 }
-# Columns that only some sources carry and that the child attributes read from one source.
+# Columns that the child attributes read from one source only.
+SOURCE_ONLY = {"community_code": "births", "archive_date": "health_archives"}
+RUN_SETTINGS = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
 # Birth dates coded as days since DAY_ZERO (below DAY_CODES) to pick the best one in one min.
 DAY_ZERO = "DATE '0001-01-01'"
 DAY_CODES = 10_000_000
-SOURCE_ONLY = {"community_code": "births", "archive_date": "health_archives"}
 
 
 def _records_view(con: duckdb.DuckDBPyConnection) -> None:
@@ -173,15 +174,16 @@ def _identifier_classes(con: duckdb.DuckDBPyConnection) -> None:
         f"LEFT JOIN _id_node {col} ON {col}.kind = '{col}' AND {col}.key = c.{col}"
         for col in (*IDENTIFIERS, "triple_key")
     )
+    shared = " ".join(
+        f"WHEN {col}.n_records > 1 THEN '{method}'" for col, method in IDENTIFIER_METHODS.items()
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_clsn AS
         SELECT c.cid,
             id_key.nid AS id_nid, birth_cert_key.nid AS bc_nid, archive_key.nid AS ar_nid,
             triple_key.nid AS tr_nid,
             coalesce(id_key.nid, birth_cert_key.nid, archive_key.nid) AS first_nid,
-            CASE WHEN id_key.n_records > 1 THEN 'id_number'
-                 WHEN birth_cert_key.n_records > 1 THEN 'birth_cert'
-                 WHEN archive_key.n_records > 1 THEN 'archive_no' END AS shared_method
+            CASE {shared} END AS shared_method
         FROM _id_cls c
         {joins}"""
     )
@@ -324,16 +326,22 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
 def resolve_identity(con: duckdb.DuckDBPyConnection) -> dict:
     """Build schema `identity` from `ingested.*`; returns a summary for the asset metadata."""
     started = time.perf_counter()
-    # Row order carries no meaning here; not preserving it lets DuckDB stream in parallel.
-    (preserve,) = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
-    con.execute("SET preserve_insertion_order = false")
+    # Row order carries no meaning here (not preserving it lets DuckDB write in parallel), and
+    # a progress bar has no terminal in a run; the caller's settings come back afterwards.
+    before = {
+        name: con.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+        for name in RUN_SETTINGS
+    }
+    for name, value in RUN_SETTINGS.items():
+        con.execute(f"SET {name} = {value}")
     try:
         _records_view(con)
         _identifier_classes(con)
         rounds = _resolve_classes(con)
         _publish(con)
     finally:
-        con.execute(f"SET preserve_insertion_order = {preserve}")
+        for name, value in before.items():
+            con.execute(f"SET {name} = {value}")
     for (name,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_id_')"
     ).fetchall():
