@@ -61,7 +61,11 @@ def submit(
     from pipelines.report.submissions import submissions_path
     from pipelines.report.submissions import submit as submit_period
 
-    version = submit_period(period)
+    try:
+        version = submit_period(period)
+    except ValueError as refused:  # a period that is not in the published marts
+        typer.echo(f"refused: {refused}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"{period} submitted as version {version} in {submissions_path()}")
 
 

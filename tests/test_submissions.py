@@ -7,7 +7,9 @@ from datetime import datetime
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
+from pipelines.cli import app
 from pipelines.report.published import read_published
 from pipelines.report.render import write_report
 from pipelines.report.submissions import read_vintages, revisions, submissions_path, submit
@@ -102,7 +104,11 @@ def test_resubmitting_adds_a_version_and_keeps_the_first(warehouse):
 def test_unknown_period_is_refused(warehouse):
     with pytest.raises(ValueError, match="2031Q1"):
         submit("2031Q1")
+    result = CliRunner().invoke(app, ["submit", "--period", "2031Q1"])
+    assert result.exit_code == 1 and "2031Q1 is not in the published marts" in result.output
     assert not submissions_path().exists()
+    result = CliRunner().invoke(app, ["submit", "--period", "2023Q1"])
+    assert result.exit_code == 0 and "2023Q1 submitted as version 1" in result.output
 
 
 def test_a_revision_by_fewer_than_k_people_hides_the_submitted_value(warehouse):
