@@ -246,7 +246,8 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
     # told apart by `own_ref`.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_rl AS
-        SELECT r.*, x.child_lbl, x.is_ambiguous, x.shared_method,
+        SELECT r.source, r.src_rank, r.record_key, r.sex, r.birth_date, r.community_code,
+            r.archive_date, x.child_lbl, x.is_ambiguous, x.shared_method,
             CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key END AS own_ref
         FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid)"""
     )
