@@ -44,14 +44,29 @@ def stage_rows(run: RunLog, measured, rows: dict[str, int]) -> list[dict]:
             }
         )
     in_steps = sum(s.seconds for s in run.steps)
-    table.append({"stage": "dagster between steps", "seconds": run.seconds - in_steps})
-    outside = max(sampler.peak(0, run.start), sampler.peak(run.end))
+    run_cpu = sampler.cpu_between(run.start, run.end)
     table.append(
         {
-            "stage": "process start/load/exit",
-            "seconds": measured.seconds - run.seconds,
-            "cpu_s": measured.cpu_s - sampler.cpu_between(run.start, run.end),
-            "peak_rss_mb": outside / MB,
+            "stage": "dagster between steps",
+            "seconds": run.seconds - in_steps,
+            "cpu_s": run_cpu - sum(row["cpu_s"] for row in table),
+        }
+    )
+    first, last = sampler.samples[0][0], sampler.samples[-1][0]
+    table.append(
+        {
+            "stage": "process start, load definitions",
+            "seconds": run.start - first,
+            "cpu_s": sampler.cpu_between(first, run.start),
+            "peak_rss_mb": sampler.peak(0, run.start) / MB,
+        }
+    )
+    table.append(
+        {
+            "stage": "after the run, process exit",
+            "seconds": last - run.end,
+            "cpu_s": measured.cpu_s - sampler.cpu_between(first, run.end),
+            "peak_rss_mb": sampler.peak(run.end) / MB,
         }
     )
     table.append(
