@@ -374,3 +374,22 @@ def test_a_failing_dbt_test_fails_the_materialisation_and_names_the_test(
     assert not result.success
     messages = " ".join(str(e.step_failure_data.error) for e in result.get_step_failure_events())
     assert "unique_stg_ingested__divisions_community_code" in messages
+
+
+def test_prepared_manifest_maps_dbt_onto_the_pipeline_assets():
+    from pipelines.defs.marts.assets import marts_dbt_assets
+    from pipelines.lib.dbt import prepare_manifest
+    from pipelines.lib.sources import SOURCES
+
+    manifest = prepare_manifest()
+    assert manifest.exists()
+    keys = {key.to_user_string() for key in marts_dbt_assets.keys}
+    assert {"marts/indicator_values", "marts/evaluation_scorecard", "marts/linkage_quality"} <= keys
+    upstream = {
+        dep.asset_key.to_user_string()
+        for spec in marts_dbt_assets.specs
+        for dep in spec.deps
+        if dep.asset_key.to_user_string() not in keys
+    }
+    assert upstream == {f"ingested/{s}" for s in SOURCES} | {"identity/child_index"}
+    assert set(marts_dbt_assets.group_names_by_key.values()) == {"marts"}

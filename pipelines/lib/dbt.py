@@ -20,6 +20,10 @@ from pipelines.lib.config import REPO_ROOT, settings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 WORK_DB_ENV = "YIYU_WORK_DB"
+# Artifacts of each build in their own folder (runs in parallel never share one); only the
+# newest few are kept.
+BUILDS_DIR = DBT_PROJECT_DIR / "target" / "builds"
+BUILDS_KEPT = 3
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -44,6 +48,15 @@ def point_dbt_at_work_db() -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     os.environ[WORK_DB_ENV] = os.fspath(path)
     return path
+
+
+def build_target_dir(run_id: str) -> Path:
+    """A fresh artifacts folder for one build; older ones beyond BUILDS_KEPT are removed."""
+    BUILDS_DIR.mkdir(parents=True, exist_ok=True)
+    previous = sorted(BUILDS_DIR.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in previous[BUILDS_KEPT - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
+    return BUILDS_DIR / run_id
 
 
 def dbt_vars() -> dict[str, str | None]:

@@ -18,6 +18,7 @@ from dagster_dbt import (
 )
 
 from pipelines.lib.dbt import (
+    build_target_dir,
     dbt_project,
     dbt_resource,
     dbt_vars_arg,
@@ -37,7 +38,10 @@ TRANSLATOR = MartsTranslator(DagsterDbtTranslatorSettings(enable_duplicate_sourc
 
 def failed_nodes(invocation: DbtCliInvocation) -> list[str]:
     """Names of the dbt nodes (tests, unit tests, models) that failed or errored."""
-    results = invocation.get_artifact("run_results.json").get("results", [])
+    try:
+        results = invocation.get_artifact("run_results.json").get("results", [])
+    except FileNotFoundError:  # dbt stopped before running any node
+        return []
     return [
         r["unique_id"] for r in results if r.get("status") in ("fail", "error", "runtime error")
     ]
@@ -46,7 +50,12 @@ def failed_nodes(invocation: DbtCliInvocation) -> list[str]:
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=TRANSLATOR)
 def marts_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     point_dbt_at_work_db()
-    invocation = dbt.cli(["build", *dbt_vars_arg()], context=context, raise_on_error=False)
+    invocation = dbt.cli(
+        ["build", *dbt_vars_arg()],
+        context=context,
+        target_path=build_target_dir(context.run.run_id),
+        raise_on_error=False,
+    )
     yield from invocation.stream()
     if not invocation.is_successful():
         failed = failed_nodes(invocation) or ["(no node result: see the dbt log)"]
