@@ -20,6 +20,7 @@ import time
 
 import duckdb
 
+from pipelines.lib.failpoints import failpoint
 from pipelines.lib.sources import SOURCES
 
 # Contract section 3: a child's attributes come from the best source that has them.
@@ -302,6 +303,7 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
                 birth_date_conflict, sex_conflict, is_ambiguous
             FROM _id_children"""
         )
+        failpoint("identity")  # mid-transaction: a kill here must leave nothing half-written
         con.execute(
             f"""CREATE OR REPLACE TABLE identity.linkage_metrics AS
             SELECT s.source,
