@@ -23,7 +23,7 @@ import re
 import sys
 import time
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -197,28 +197,25 @@ def child_figures(t: dict[str, pl.DataFrame], quarters: pl.DataFrame) -> pl.Data
             "check_date",
         )
     )
-    base = births.join(first_archive, on="birth_cert_key", how="left").join(quarters, how="cross")
-    age = _age_months(pl.col("birth_date"), pl.col("d"))
-    under3 = base.filter((pl.col("birth_date") <= pl.col("d")) & (age < 36))
-    checked = (
-        under3.select("birth_cert_key", "d")
-        .join(checks.select("birth_cert_key", "check_date"), on="birth_cert_key")
-        .filter(
-            (pl.col("check_date") <= pl.col("d"))
-            & (pl.col("check_date") > pl.col("d") - pl.duration(days=365))
+    children = births.join(first_archive, on="birth_cert_key", how="left")
+    # One quarter at a time: memory stays at one copy of the children, at any scale.
+    parts = []
+    for period, d in quarters.select("period", "d").iter_rows():
+        under3 = children.filter(
+            (pl.col("birth_date") <= d) & (_age_months(pl.col("birth_date"), pl.lit(d)) < 36)
         )
-        .unique(["birth_cert_key", "d"])
-        .with_columns(pl.lit(True).alias("checked"))
-    )
-    return (
-        under3.join(checked, on=["birth_cert_key", "d"], how="left")
-        .group_by("period", "street_code")
-        .agg(
-            pl.len().alias("under3"),
-            (pl.col("archive_date") <= pl.col("d")).sum().alias("under3_archived"),
-            pl.col("checked").fill_null(False).sum().alias("under3_checked"),
+        in_year = checks.filter(
+            (pl.col("check_date") <= d) & (pl.col("check_date") > d - timedelta(days=365))
+        )["birth_cert_key"]
+        parts.append(
+            under3.group_by("street_code").agg(
+                pl.lit(period).alias("period"),
+                pl.len().alias("under3"),
+                (pl.col("archive_date") <= d).sum().alias("under3_archived"),
+                pl.col("birth_cert_key").is_in(in_year.implode()).sum().alias("under3_checked"),
+            )
         )
-    )
+    return pl.concat(parts).select("period", pl.exclude("period"))
 
 
 def slot_figures(t: dict[str, pl.DataFrame], quarters: pl.DataFrame) -> pl.DataFrame:
