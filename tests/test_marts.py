@@ -132,8 +132,32 @@ SCORECARD = {
     ("parenting_knowledge_90", Q2): (0.8, False),
 }
 
+# Some community rows: (indicator, period, community) -> (numerator, denominator).
+COMMUNITY_EXPECTED = {
+    # 2022Q4 record filing: C11 K01 K04 K10 archived; C12 K07 K12; C21 K06 K08, not K11.
+    ("record_filing_rate", Q4, C11): (3, 3),
+    ("record_filing_rate", Q4, C12): (2, 2),
+    ("record_filing_rate", Q4, C21): (2, 3),
+    # 2023Q2 slots: C11 I1 50 + I5 10; C21 only I3 with 0 slots; one community each.
+    ("slots_per_community", Q2, C11): (60, 1),
+    ("slots_per_community", Q2, C21): (0, 1),
+    # 2023Q2 surveys in the year: C11 V1 yes, V2 no; C12 V4 yes.
+    ("parenting_knowledge_rate", Q2, C11): (1, 2),
+    ("parenting_knowledge_rate", Q2, C12): (1, 1),
+    # Coverage of a community: the institution lies in it. C12's I2 is 普惠 from 2023-02-01;
+    # C21's I3 is an affordable care station with 0 slots (I4 closes on 2023-03-31).
+    ("street_coverage", Q4, C11): (1, 1),
+    ("street_coverage", Q4, C12): (0, 1),
+    ("street_coverage", Q1, C12): (1, 1),
+    ("street_coverage", Q1, C21): (0, 1),
+    ("station_street_coverage", Q4, C11): (0, 1),
+    ("station_street_coverage", Q1, C11): (1, 1),
+    ("station_street_coverage", Q4, C21): (1, 1),
+    # 2023Q1 staff in C11: P1 (at I1 and I5, once) qualified, P2 not.
+    ("staff_certification_rate", Q1, C11): (1, 2),
+}
+
 COUNT_INDICATORS = {"provincial_standard_stations", "three_in_one_centers"}
-STREET_UNIT_INDICATORS = {"street_coverage", "station_street_coverage"}
 
 
 def materialize_marts(
@@ -211,30 +235,12 @@ def test_every_indicator_at_district_and_street_matches_the_hand_calculation(mar
 def test_ratio_indicators_are_also_reported_per_community(marts):
     rows = rows_of(marts, "select * from marts.indicator_values where scope_level = 'community'")
     per_community = {r["indicator_code"] for r in rows}
-    assert per_community == {code for code, _ in EXPECTED} - COUNT_INDICATORS - (
-        STREET_UNIT_INDICATORS
-    )
+    assert per_community == {code for code, _ in EXPECTED} - COUNT_INDICATORS
     assert len(rows) == len(per_community) * 3 * 3  # 3 communities, 3 periods
     got = {(r["indicator_code"], r["period"], r["scope_code"]): r for r in rows}
-    # 2022Q4 record filing: C11 K01 K04 K10 archived; C12 K07 K12; C21 K06 K08, not K11.
-    assert (
-        got["record_filing_rate", Q4, C11]["numerator"],
-        got["record_filing_rate", Q4, C11]["denominator"],
-    ) == (3, 3)
-    assert (
-        got["record_filing_rate", Q4, C12]["numerator"],
-        got["record_filing_rate", Q4, C12]["denominator"],
-    ) == (2, 2)
-    assert (
-        got["record_filing_rate", Q4, C21]["numerator"],
-        got["record_filing_rate", Q4, C21]["denominator"],
-    ) == (2, 3)
-    # 2023Q2 slots per community: C11 I1 50 + I5 10; C21 I3 0 slots.
-    assert got["slots_per_community", Q2, C11]["value"] == 60.0
-    assert got["slots_per_community", Q2, C21]["value"] == 0.0
-    # 2023Q2 surveys: C12 only V4 (passed).
-    assert got["parenting_knowledge_rate", Q2, C12]["value"] == 1.0
-    assert got["parenting_knowledge_rate", Q2, C11]["value"] == 0.5
+    for key, (numerator, denominator) in COMMUNITY_EXPECTED.items():
+        assert (got[key]["numerator"], got[key]["denominator"]) == (numerator, denominator), key
+        assert got[key]["value"] == pytest.approx(numerator / denominator), key
 
 
 def test_names_come_from_the_seed_the_vars_and_the_divisions(marts):

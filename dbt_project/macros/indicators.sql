@@ -1,9 +1,14 @@
 {# Numerator and denominator of one indicator at district, street and community scope from a
    relation with one row per counted unit and period, carrying the unit's `street_code` and
    `community_code` (null when the unit cannot be placed: it then counts at district scope
-   only). Scopes without rows are filled with zeros by marts.indicator_values. #}
-{% macro rollup_to_scopes(relation, indicator_code, numerator, denominator='null') %}
+   only). Scopes without rows are filled with zeros by marts.indicator_values. `levels`
+   limits the scope levels produced (units counted differently per level). #}
+{% macro rollup_to_scopes(relation, indicator_code, numerator, denominator='null', levels=['district', 'street', 'community']) %}
+    {%- set scopes = [] %}
     {%- for level, code in [('district', "'" ~ var('district_code') ~ "'"), ('street', 'street_code'), ('community', 'community_code')] %}
+        {%- if level in levels %}{% do scopes.append((level, code)) %}{% endif %}
+    {%- endfor %}
+    {%- for level, code in scopes %}
         select
             '{{ indicator_code }}' as indicator_code,
             period,

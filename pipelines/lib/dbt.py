@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -78,23 +79,29 @@ def prepare_manifest() -> Path:
     """Run `dbt parse`, writing dbt_project/target/manifest.json for the Dagster definitions.
 
     The refresh command and `dev.sh ui` call it before loading the definitions, so the
-    asset graph always reflects the dbt files on disk.
+    asset graph always reflects the dbt files on disk. dbt writes into a private folder and
+    the manifest is renamed into place, so a process reading it never sees half a file.
     """
     point_dbt_at_work_db()
-    # A plain subprocess: it returns only once dbt has exited, so the manifest is complete.
-    subprocess.run(
-        [
-            dbt_executable(),
-            "parse",
-            "--project-dir",
-            DBT_PROJECT_DIR,
-            "--profiles-dir",
-            DBT_PROJECT_DIR,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return dbt_project.manifest_path
+    manifest = dbt_project.manifest_path
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=manifest.parent, prefix="parse-") as scratch:
+        subprocess.run(
+            [
+                dbt_executable(),
+                "parse",
+                "--project-dir",
+                DBT_PROJECT_DIR,
+                "--profiles-dir",
+                DBT_PROJECT_DIR,
+                "--target-path",
+                scratch,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        os.replace(Path(scratch) / "manifest.json", manifest)
+    return manifest
 
 
 def _manifest_is_stale() -> bool:

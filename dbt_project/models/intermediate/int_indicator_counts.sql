@@ -20,10 +20,16 @@ union all
     'sum(slots)', 'sum(communities)') }}
 union all
 {{ rollup_to_scopes(ref('int_street_services_per_period'), 'street_coverage',
-    'count(*) filter (where has_affordable_slots)', 'count(*)') }}
+    'count(*) filter (where has_affordable_slots)', 'count(*)', levels=['district', 'street']) }}
+union all
+{{ rollup_to_scopes(ref('int_community_services_per_period'), 'street_coverage',
+    'count(*) filter (where has_affordable_slots)', 'count(*)', levels=['community']) }}
 union all
 {{ rollup_to_scopes(ref('int_street_services_per_period'), 'station_street_coverage',
-    'count(*) filter (where has_care_station)', 'count(*)') }}
+    'count(*) filter (where has_care_station)', 'count(*)', levels=['district', 'street']) }}
+union all
+{{ rollup_to_scopes(ref('int_community_services_per_period'), 'station_street_coverage',
+    'count(*) filter (where has_care_station)', 'count(*)', levels=['community']) }}
 union all
 {{ rollup_to_scopes(ref('int_operating_institutions_per_period'), 'provincial_standard_stations',
     'count(*) filter (where is_care_station and has_provincial_standard)') }}
