@@ -81,8 +81,8 @@ def prepare_manifest() -> Path:
     The refresh command and `dev.sh ui` call it before loading the definitions, so the
     asset graph always reflects the dbt files on disk. dbt writes into a private folder and
     the manifest is renamed into place, so a process reading it never sees half a file.
+    Parsing needs no database: dbt gets an in-memory one, never the (maybe busy) work file.
     """
-    point_dbt_at_work_db()
     manifest = dbt_project.manifest_path
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=manifest.parent, prefix="parse-") as scratch:
@@ -99,6 +99,7 @@ def prepare_manifest() -> Path:
             ],
             check=True,
             capture_output=True,
+            env={**os.environ, WORK_DB_ENV: ":memory:"},
         )
         os.replace(Path(scratch) / "manifest.json", manifest)
     return manifest
