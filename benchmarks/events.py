@@ -2,7 +2,7 @@
 
 Each step is named by what it materialised: an ingestion asset, the child index, the dbt
 models, the published file, the report; a step that only evaluates checks is a quality
-check step. Rows come from the materialisation metadata where the assets report them.
+check step. dbt's own time per model comes from the materialisation metadata.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ class Step:
     status: str = ""
     assets: list[str] = field(default_factory=list)
     checks: int = 0
-    metadata: dict[str, object] = field(default_factory=dict)
     # dbt's own per-model timing (dagster-dbt's "Execution Duration" metadata), seconds.
     model_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -89,7 +88,6 @@ def latest_run(dagster_home: Path) -> RunLog:
             metadata = {k: _plain(v) for k, v in materialization.metadata.items()}
             if "Execution Duration" in metadata:
                 step.model_seconds[name] = float(metadata["Execution Duration"])
-            step.metadata.update(metadata)
         elif kind == "ASSET_CHECK_EVALUATION":
             step.checks += 1
     # Steps that never started (skipped after a failure) take no time.
