@@ -21,6 +21,14 @@ def refresh() -> None:
 
 
 @app.command()
+def prepare() -> None:
+    """Prepare the dbt manifest that the Dagster definitions load (run before `dagster dev`)."""
+    from pipelines.lib.dbt import prepare_manifest
+
+    print(prepare_manifest())
+
+
+@app.command()
 def sample(
     children: Annotated[int, typer.Option(help="number of children")],
     seed: Annotated[int, typer.Option(help="random seed (same seed, same files)")],

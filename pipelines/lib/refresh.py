@@ -28,7 +28,9 @@ def run_refresh(job_name: str = "refresh") -> int:
     seconds = time.perf_counter() - started
     for event in result.all_events:
         if event.is_step_failure:
-            print(f"FAILED: {event.message}", file=sys.stderr)
+            error = event.step_failure_data.error
+            reason = error.message.strip() if error else event.message
+            print(f"FAILED: step {event.step_key}: {reason}", file=sys.stderr)
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             check = event.event_specific_data
             if not check.passed:

@@ -25,6 +25,7 @@ from pipelines.lib.dbt import (
     ensure_manifest,
     point_dbt_at_work_db,
 )
+from pipelines.lib.failpoints import failpoint
 
 
 class MartsTranslator(DagsterDbtTranslator):
@@ -56,7 +57,10 @@ def marts_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
         target_path=build_target_dir(context.run.run_id),
         raise_on_error=False,
     )
-    yield from invocation.stream()
+    for number, event in enumerate(invocation.stream()):
+        yield event
+        if number == 3:
+            failpoint("dbt")  # dbt is mid-build in its own process
     if not invocation.is_successful():
         failed = failed_nodes(invocation) or ["(no node result: see the dbt log)"]
         raise dg.Failure(
