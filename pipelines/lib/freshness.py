@@ -37,3 +37,23 @@ def freshness(source: Source, source_dir: Path, now: float | None = None) -> Fre
     age = ((now or time.time()) - newest.stat().st_mtime) / 86400
     rel = newest.relative_to(source_dir).as_posix()
     return Freshness(rel, age, source.expected_every_days)
+
+
+def record_freshness(con, run, source: Source, fresh: Freshness) -> None:
+    """Keep the verdict in the quality history too (dataset `raw/<source>`), so a source that
+    stops arriving shows there as a new, persisting or resolved problem."""
+    from pipelines.lib.quality_history import ensure_tables, record
+    from pipelines.lib.quality_suites import CheckOutcome
+
+    outcome = CheckOutcome(
+        check_name="freshness",
+        dataset=f"raw/{source.name}",
+        severity="warn",
+        dimension="timeliness",
+        passed=fresh.fresh,
+        observed_value="no file" if fresh.age_days is None else f"{fresh.age_days:.1f} days",
+        expected=f"<= {fresh.expected_every_days} days",
+        evaluated_on="raw files",
+    )
+    ensure_tables(con)
+    record(con, run, outcome.dataset, [outcome])

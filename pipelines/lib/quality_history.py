@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import duckdb
 import pandas as pd
@@ -17,6 +17,14 @@ from pipelines.lib.quality_suites import CheckOutcome
 class Run:
     run_id: str
     started_at: datetime  # UTC, naive
+
+
+def run_of(context) -> Run:
+    """The run of a Dagster asset or check execution context."""
+    run_id = context.run.run_id
+    started = context.instance.get_run_stats(run_id).start_time
+    moment = datetime.fromtimestamp(started, UTC) if started else datetime.now(UTC)
+    return Run(run_id=run_id, started_at=moment.replace(tzinfo=None))
 
 
 @dataclass(frozen=True)

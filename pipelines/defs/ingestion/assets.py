@@ -5,8 +5,9 @@ import time
 import dagster as dg
 
 from pipelines.lib.config import settings
-from pipelines.lib.freshness import freshness
+from pipelines.lib.freshness import freshness, record_freshness
 from pipelines.lib.ingest import ingest_source, write_source
+from pipelines.lib.quality_history import run_of
 from pipelines.lib.sources import SOURCES, Source
 from pipelines.lib.warehouse import work_db
 
@@ -35,6 +36,7 @@ def ingestion_asset(source: Source) -> dg.AssetsDefinition:
             context.log.warning(f"{source.name} is stale: {fresh.describe()}")
         with work_db() as con:
             write_source(con, source, result)
+            record_freshness(con, run_of(context), source, fresh)
         audit = result.audit
         totals = {
             c: int(audit[c].sum())
