@@ -49,7 +49,8 @@ def main() -> None:
                 marginal += f"{(cpu - before) / extra_rows * 1e6:>14.2f}"
             elif i:
                 marginal += f"{'-':>14}"
-        print(f"{stage:<34}{per_row}           {marginal}")
+        label = "TOTAL" if stage == "TOTAL (wall)" else stage
+        print(f"{label:<34}{per_row}           {marginal}")
 
 
 if __name__ == "__main__":
