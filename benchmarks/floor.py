@@ -65,23 +65,33 @@ def read_file(path: Path) -> pl.DataFrame:
         return pl.read_csv(io.BytesIO(text), infer_schema=False)
 
 
-def read_source(raw_dir: Path, source: Source) -> pl.DataFrame:
-    """Every file of the source in lexical order, header-matched, last row per key kept."""
+def read_source(
+    raw_dir: Path, source: Source, shape: list[pl.Expr] | None = None, key: list[str] | None = None
+) -> pl.DataFrame:
+    """Every file of the source in lexical order, header-matched, values NFKC-normalised, then
+    shaped (hashed, typed) file by file, so only the shaped columns of all files are held at
+    once; the last row per natural key (`key`, among the shaped columns) is kept."""
     folder = raw_dir / source.name
     files = sorted(
         (p for p in folder.rglob("*") if p.suffix.lower() in (".csv", ".xlsx", ".parquet")),
         key=lambda p: p.relative_to(folder).as_posix(),
     )
+    declared = [c.name for c in source.columns]
     frames = []
     for path in files:
         frame = read_file(path)
         renames = _renames(source, frame.columns)
         if not set(source.required) <= set(renames.values()):
             continue  # a file lacking a required column is rejected whole
-        frame = frame.select(pl.col(h).alias(n) for h, n in renames.items())
-        frames.append(frame.select(pl.all().str.normalize("NFKC").str.strip_chars()))
-    frame = pl.concat(frames, how="diagonal") if frames else pl.DataFrame()
-    return frame.unique(list(source.key), keep="last", maintain_order=True)
+        frame = frame.select(
+            pl.col(h).str.normalize("NFKC").str.strip_chars().alias(n) for h, n in renames.items()
+        )
+        frame = frame.with_columns(
+            pl.lit(None, pl.String).alias(n) for n in declared if n not in frame.columns
+        )
+        frames.append(frame.select(shape or declared))
+    frame = pl.concat(frames) if frames else pl.DataFrame()
+    return frame.unique(key or list(source.key), keep="last", maintain_order=True)
 
 
 def keyed(col: str, kind: str, key: str) -> pl.Expr:
@@ -98,65 +108,79 @@ def day(col: str) -> pl.Expr:
     return pl.coalesce(text.str.strptime(pl.Date, f, strict=False) for f in DATE_FORMATS).alias(col)
 
 
-def _optional(frame: pl.DataFrame, names: tuple[str, ...]) -> pl.DataFrame:
-    missing = [n for n in names if n not in frame.columns]
-    return frame.with_columns(pl.lit(None, pl.String).alias(n) for n in missing)
+def _flag(col: str) -> pl.Expr:
+    return pl.col(col).str.to_lowercase().is_in(TRUE_TEXT).alias(col)
+
+
+def shapes(key: str) -> dict[str, tuple[list[pl.Expr], list[str]]]:
+    """Per source: the columns the figures need (identifiers hashed, values typed) and the
+    natural key among them."""
+    cert, ident = keyed("birth_cert_no", "birth_cert", key), keyed("id_number", "id", key)
+    return {
+        "births": ([cert, ident, day("birth_date"), pl.col("community_code")], ["birth_cert_key"]),
+        "health_archives": (
+            [keyed("archive_no", "archive", key), cert, ident, day("archive_date")],
+            ["archive_key"],
+        ),
+        "health_checks": (
+            [
+                keyed("check_no", "check", key),
+                keyed("archive_no", "archive", key),
+                ident,
+                cert,
+                day("check_date"),
+            ],
+            ["check_key"],
+        ),
+        "enrollments": (
+            [
+                keyed("enrollment_no", "enrollment", key),
+                ident,
+                cert,
+                day("enroll_date"),
+                pl.col("institution_code"),
+            ],
+            ["enrollment_key"],
+        ),
+        "staff": (
+            [keyed("id_number", "staff", key), pl.col("institution_code"), pl.col("hired_on")],
+            ["staff_key", "institution_code", "hired_on"],
+        ),
+        "institutions": (
+            [
+                pl.col("institution_code", "street_code"),
+                pl.col("slots").cast(pl.Int64, strict=False),
+                _flag("is_affordable"),
+                day("affordable_since"),
+                day("filed_on"),
+                day("closed_on"),
+            ],
+            ["institution_code"],
+        ),
+        "parenting_surveys": (
+            [pl.col("survey_no", "community_code"), day("survey_date"), _flag("passed")],
+            ["survey_no"],
+        ),
+        "divisions": ([pl.col("community_code", "street_code")], ["community_code"]),
+        "health_facilities": ([pl.col("facility_code")], ["facility_code"]),
+    }
 
 
 def load(raw_dir: Path, key: str) -> dict[str, pl.DataFrame]:
-    """Every source read and hashed; only the columns the figures need stay."""
-    s = {name: read_source(raw_dir, src) for name, src in SOURCES.items()}
-    births = _optional(s["births"], ("id_number", "community_code")).select(
-        keyed("birth_cert_no", "birth_cert", key),
-        keyed("id_number", "id", key),
-        day("birth_date"),
-        "community_code",
-    )
-    archives = _optional(s["health_archives"], ("id_number", "birth_cert_no")).select(
-        keyed("archive_no", "archive", key),
-        keyed("birth_cert_no", "birth_cert", key),
-        keyed("id_number", "id", key),
-        day("archive_date"),
-    )
-    checks = _optional(s["health_checks"], ("archive_no", "id_number", "birth_cert_no")).select(
-        keyed("check_no", "check", key),
-        keyed("archive_no", "archive", key),
-        keyed("id_number", "id", key),
-        keyed("birth_cert_no", "birth_cert", key),
-        day("check_date"),
-    )
-    enrollments = _optional(s["enrollments"], ("id_number", "birth_cert_no")).select(
-        keyed("enrollment_no", "enrollment", key),
-        keyed("id_number", "id", key),
-        keyed("birth_cert_no", "birth_cert", key),
-        day("enroll_date"),
-        "institution_code",
-    )
-    staff = s["staff"].select(keyed("id_number", "staff", key), "institution_code")
-    institutions = _optional(s["institutions"], ("affordable_since", "closed_on")).select(
-        "institution_code",
-        "street_code",
-        pl.col("slots").cast(pl.Int64, strict=False),
-        pl.col("is_affordable").str.to_lowercase().is_in(TRUE_TEXT).alias("is_affordable"),
-        day("affordable_since"),
-        day("filed_on"),
-        day("closed_on"),
-    )
-    surveys = s["parenting_surveys"].select(
-        "community_code",
-        day("survey_date"),
-        pl.col("passed").str.to_lowercase().is_in(TRUE_TEXT).alias("passed"),
-    )
-    divisions = s["divisions"].select("community_code", "street_code")
+    """Every source read, hashed and typed; only the columns the figures need stay."""
+    t = {
+        name: read_source(raw_dir, SOURCES[name], shape, natural)
+        for name, (shape, natural) in shapes(key).items()
+    }
     return dict(
-        births=births,
-        archives=archives,
-        checks=checks,
-        enrollments=enrollments,
-        staff=staff,
-        institutions=institutions,
-        surveys=surveys,
-        divisions=divisions,
+        births=t["births"],
+        archives=t["health_archives"],
+        checks=t["health_checks"],
+        enrollments=t["enrollments"],
+        staff=t["staff"].drop("hired_on"),
+        institutions=t["institutions"],
+        surveys=t["parenting_surveys"].drop("survey_no"),
+        divisions=t["divisions"],
     )
 
 

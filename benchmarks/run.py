@@ -147,6 +147,13 @@ def bench(children: int, seed: int) -> dict:
             "dbt_models_s": {m: s for step in run.steps for m, s in step.model_seconds.items()},
             "indicator_values": indicator_checksum(warehouse),
         }
+    measure_floor(result, raw, env)
+    return result
+
+
+def measure_floor(result: dict, raw: Path, env: dict[str, str]) -> None:
+    """The floor on the same files, beside the marts of the refresh of `result`."""
+    run_dir = raw.parent / "run"
     floor = measure(
         [sys.executable, "-m", "benchmarks.floor", str(raw)], env, run_dir / "floor.log"
     )
@@ -159,9 +166,24 @@ def bench(children: int, seed: int) -> dict:
         "peak_rss": floor.sampler.peak(),
         **floor_result(floor.log),
     }
+    warehouse = run_dir / "warehouse" / "yiyu.duckdb"
     result["floor_vs_marts"] = floor_vs_marts(warehouse, result["floor"]["district"])
     print_goals(result)
+
+
+def floor_again(children: int, seed: int) -> dict:
+    """Re-measure only the floor of a saved run (same cached files, same warehouse)."""
+    result = json.loads(result_path(children, seed).read_text())
+    raw = DATA_DIR / f"{children}-{seed}-{result['generator']}" / "raw"
+    if not (raw / ".complete").exists():
+        sys.exit(f"the files of that run are gone: {raw}")
+    env = {**os.environ, "YIYU_LINK_SECRET": secrets.token_hex(32)}
+    measure_floor(result, raw, env)
     return result
+
+
+def result_path(children: int, seed: int) -> Path:
+    return RESULTS_DIR / f"{children}-{seed}.json"
 
 
 def main() -> None:
@@ -169,11 +191,15 @@ def main() -> None:
     parser.add_argument("--scale", choices=SCALES, default="district")
     parser.add_argument("--children", type=int, help="any size (overrides --scale)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--floor-only", action="store_true", help="re-measure only the floor of a saved run"
+    )
     args = parser.parse_args()
     children = args.children or SCALES[args.scale]
-    result = bench(children, args.seed)
+    run = floor_again if args.floor_only else bench
+    result = run(children, args.seed)
     RESULTS_DIR.mkdir(exist_ok=True)
-    out = RESULTS_DIR / f"{children}-{args.seed}.json"
+    out = result_path(children, args.seed)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
     print(f"\nsaved {out.relative_to(BENCH_DIR.parent)}")
 
