@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from pipelines.lib.config import REPO_ROOT
 
 
 @pytest.fixture
@@ -18,3 +24,34 @@ def yiyu_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     return tmp_path
+
+
+@dataclass(frozen=True)
+class SampleRefresh:
+    """One real `yiyu refresh` of the shipped sample, shared by the tests that read its output."""
+
+    root: Path
+    env: dict[str, str]
+
+    @property
+    def published(self) -> Path:
+        return self.root / "warehouse" / "yiyu.duckdb"
+
+
+@pytest.fixture(scope="session")
+def sample_refresh(tmp_path_factory: pytest.TempPathFactory) -> SampleRefresh:
+    root = tmp_path_factory.mktemp("sample_refresh")
+    env = dict(
+        os.environ,
+        YIYU_RAW_DIR=str(REPO_ROOT / "raw"),
+        YIYU_WAREHOUSE_PATH=str(root / "warehouse" / "yiyu.duckdb"),
+        YIYU_SECRET_FILE=str(root / "secret"),  # the generated key, as on a fresh machine
+        DAGSTER_HOME=str(root / "dagster_home"),
+    )
+    env.pop("YIYU_LINK_SECRET", None)
+    (root / "dagster_home").mkdir()
+    yiyu = str(Path(sys.executable).with_name("yiyu"))
+    result = subprocess.run([yiyu, "refresh"], env=env, capture_output=True, text=True)
+    (root / "refresh.log").write_text(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return SampleRefresh(root, env)

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -161,22 +158,8 @@ def _leaks(strings: list[str], secrets: set[str], public: set[str]) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def refreshed(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("pii")
-    env = dict(os.environ)
-    env.update(
-        YIYU_RAW_DIR=str(REPO_ROOT / "raw"),
-        YIYU_WAREHOUSE_PATH=str(root / "warehouse" / "yiyu.duckdb"),
-        YIYU_SECRET_FILE=str(root / "secret"),
-        DAGSTER_HOME=str(root / "dagster_home"),
-    )
-    env.pop("YIYU_LINK_SECRET", None)
-    (root / "dagster_home").mkdir()
-    yiyu = Path(sys.executable).with_name("yiyu")
-    result = subprocess.run([str(yiyu), "refresh"], env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-4000:]
-    (root / "refresh.log").write_text(result.stdout + result.stderr)
-    return root
+def refreshed(sample_refresh) -> Path:
+    return sample_refresh.root
 
 
 def test_the_scan_finds_what_it_looks_for():

@@ -3,7 +3,6 @@ the report) and `yiyu export`, checked against the published marts it read."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,20 +21,13 @@ STATES = {True: "达标", False: "未达标", None: "无数据"}
 
 
 @pytest.fixture(scope="module")
-def refreshed(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sample_report")
-    env = dict(
-        os.environ,
-        YIYU_RAW_DIR=str(REPO_ROOT / "raw"),
-        YIYU_WAREHOUSE_PATH=str(root / "warehouse" / "yiyu.duckdb"),
-        YIYU_LINK_SECRET="test-secret-not-for-production",
-        DAGSTER_HOME=str(root / "dagster_home"),
-    )
-    (root / "dagster_home").mkdir()
-    result = subprocess.run([YIYU, "refresh"], env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-4000:]
+def refreshed(sample_refresh) -> Path:
+    root = sample_refresh.root
     result = subprocess.run(
-        [YIYU, "export", "--out", str(root / "export")], env=env, capture_output=True, text=True
+        [YIYU, "export", "--out", str(root / "export")],
+        env=sample_refresh.env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return root
