@@ -94,13 +94,22 @@ def read_source(
     return frame.unique(key or list(source.key), keep="last", maintain_order=True)
 
 
+def _hmac(text: pl.Expr, kind: str, key: str) -> pl.Expr:
+    return (pl.lit(f"{kind}:") + text).chash.hmac_sha256(key=key).str.slice(0, 32)
+
+
 def keyed(col: str, kind: str, key: str) -> pl.Expr:
-    return (
-        (pl.lit(f"{kind}:") + pl.col(col).str.to_uppercase())
-        .chash.hmac_sha256(key=key)
-        .str.slice(0, 32)
-        .alias(f"{kind}_key")
-    )
+    return _hmac(pl.col(col).str.to_uppercase(), kind, key).alias(f"{kind}_key")
+
+
+def own_id(key: str) -> pl.Expr:
+    """Hash of an ID number that can be the record's own: 18 characters with the record's
+    birth date embedded. Placeholders and a mother's ID on a newborn's record would link
+    unrelated children (and multiply every join after)."""
+    text = pl.col("id_number").str.to_uppercase()
+    embedded = text.str.slice(6, 8).str.strptime(pl.Date, "%Y%m%d", strict=False)
+    own = text.str.contains(r"^\d{17}[\dX]$") & (embedded == day("birth_date"))
+    return _hmac(pl.when(own).then(text), "id", key).alias("id_key")
 
 
 def day(col: str) -> pl.Expr:
@@ -115,7 +124,7 @@ def _flag(col: str) -> pl.Expr:
 def shapes(key: str) -> dict[str, tuple[list[pl.Expr], list[str]]]:
     """Per source: the columns the figures need (identifiers hashed, values typed) and the
     natural key among them."""
-    cert, ident = keyed("birth_cert_no", "birth_cert", key), keyed("id_number", "id", key)
+    cert, ident = keyed("birth_cert_no", "birth_cert", key), own_id(key)
     return {
         "births": ([cert, ident, day("birth_date"), pl.col("community_code")], ["birth_cert_key"]),
         "health_archives": (
@@ -203,25 +212,28 @@ def _age_months(birth: pl.Expr, d: pl.Expr) -> pl.Expr:
 
 def child_figures(t: dict[str, pl.DataFrame], quarters: pl.DataFrame) -> pl.DataFrame:
     """Per street and period: under-3 children, with an archive by D, with a check in the year."""
-    births = t["births"].join(t["divisions"], on="community_code", how="left")
+    # Lazy, so that each join carries only the columns used after it.
+    births = t["births"].lazy().join(t["divisions"].lazy(), on="community_code", how="left")
     # A child's archives: by birth certificate, else by ID number.
-    by_cert = births.join(t["archives"].drop("id_key"), on="birth_cert_key")
+    by_cert = births.join(t["archives"].lazy().drop("id_key"), on="birth_cert_key")
     by_id = births.filter(pl.col("id_key").is_not_null()).join(
-        t["archives"].drop("birth_cert_key"), on="id_key"
+        t["archives"].lazy().drop("birth_cert_key"), on="id_key"
     )
     link = ["birth_cert_key", "archive_key", "archive_date"]
-    archives = pl.concat([by_cert.select(link), by_id.select(link)]).unique(link[:2])
+    archives = pl.concat([by_cert.select(link), by_id.select(link)]).unique(link[:2]).collect()
     first_archive = archives.group_by("birth_cert_key").agg(pl.col("archive_date").min())
     # A check belongs to the child of its archive, else of its own birth certificate.
     checks = (
         t["checks"]
-        .join(archives.select("archive_key", "birth_cert_key"), on="archive_key", how="left")
+        .lazy()
+        .join(archives.lazy().select("archive_key", "birth_cert_key"), on="archive_key", how="left")
         .select(
             pl.coalesce("birth_cert_key_right", "birth_cert_key").alias("birth_cert_key"),
             "check_date",
         )
+        .collect()
     )
-    children = births.join(first_archive, on="birth_cert_key", how="left")
+    children = births.join(first_archive.lazy(), on="birth_cert_key", how="left").collect()
     # One quarter at a time: memory stays at one copy of the children, at any scale.
     parts = []
     for period, d in quarters.select("period", "d").iter_rows():
