@@ -3,12 +3,11 @@ checks on the child index. A failed blocking check (ERROR severity) stops every 
 asset of the run, so no mart is built from data known to be wrong."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import dagster as dg
 
 from pipelines.lib.quality import run_checks, verdict
-from pipelines.lib.quality_history import Run
+from pipelines.lib.quality_history import run_of
 from pipelines.lib.quality_report import report_dir
 from pipelines.lib.quality_suites import CROSS_SOURCE
 from pipelines.lib.sources import SOURCES
@@ -24,17 +23,10 @@ CROSS_SOURCE_INPUTS = [
 ]
 
 
-def _run(context: dg.AssetCheckExecutionContext) -> Run:
-    run_id = context.run.run_id
-    started = context.instance.get_run_stats(run_id).start_time
-    moment = datetime.fromtimestamp(started, UTC) if started else datetime.now(UTC)
-    return Run(run_id=run_id, started_at=moment.replace(tzinfo=None))
-
-
 def _results(
     context: dg.AssetCheckExecutionContext, asset: dg.AssetKey, dataset: str, prefix: str
 ) -> Iterator[dg.AssetCheckResult]:
-    run = _run(context)
+    run = run_of(context)
     recorded = run_checks(dataset, run)
     page = str(report_dir() / f"{run.run_id}.html")
     for severity, level in (
