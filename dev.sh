@@ -36,7 +36,12 @@ ensure_venv
 case "$cmd" in
   refresh) exec "$VENV/bin/yiyu" refresh "$@" ;;
   test) ensure_browser; exec "$VENV/bin/python" -m pytest "$@" ;;
-  ui) "$VENV/bin/yiyu" prepare; exec "$VENV/bin/dagster" dev "$@" ;;
+  ui)
+    # The same instance as `yiyu refresh`, so its runs show in the UI.
+    export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/warehouse/dagster}"
+    mkdir -p "$DAGSTER_HOME"
+    "$VENV/bin/yiyu" prepare
+    exec "$VENV/bin/dagster" dev "$@" ;;
   "") exec "$VENV/bin/yiyu" --help ;;
   *) exec "$VENV/bin/yiyu" "$cmd" "$@" ;;
 esac
