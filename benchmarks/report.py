@@ -116,6 +116,11 @@ def print_goals(result: dict) -> None:
     _goal("no-op refresh < 10 s", f"{noop['wall_s']:.1f} s", noop["wall_s"] < 10)
     same = full["indicator_values"] == noop["indicator_values"]
     _goal("no-op refresh gives the same indicator values", str(noop["indicator_values"]), same)
+    forced = result.get("noop_forced")
+    if forced:
+        print(
+            f"  info  {'no-op with --force (whole job, cached files)':<44} {forced['wall_s']:.1f} s"
+        )
     print("\n== floor vs marts, district, latest period (sanity view, not the same method)")
     for label, floor_value, mart_value in result["floor_vs_marts"]:
         print(f"  {label:<36}{_cell(floor_value, ','):>12}{_cell(mart_value, ','):>12}")

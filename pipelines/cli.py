@@ -13,11 +13,15 @@ app = typer.Typer(
 
 
 @app.command()
-def refresh() -> None:
+def refresh(
+    force: Annotated[
+        bool, typer.Option(help="run even when nothing changed since the last good refresh")
+    ] = False,
+) -> None:
     """Materialise every asset through Dagster; exit 1 when an asset or blocking check fails."""
     from pipelines.lib.refresh import run_refresh
 
-    raise typer.Exit(run_refresh())
+    raise typer.Exit(run_refresh(force=force))
 
 
 @app.command()

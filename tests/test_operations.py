@@ -31,9 +31,9 @@ def _env(root: Path, raw: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _refresh(root: Path, raw: Path, **extra: str) -> subprocess.CompletedProcess:
+def _refresh(root: Path, raw: Path, *args: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [YIYU, "refresh"], env=_env(root, raw, **extra), capture_output=True, text=True
+        [YIYU, "refresh", *args], env=_env(root, raw), capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result
@@ -101,7 +101,11 @@ def test_second_refresh_parses_nothing_and_a_new_file_equals_a_full_rebuild(tmp_
     first = _marts(published)
     assert first["indicator_values"], "the sample must produce indicator values"
 
-    _refresh(incremental, raw)
+    same_day = _refresh(incremental, raw)  # nothing changed: skipped before loading Dagster
+    assert "nothing new since refresh" in same_day.stderr
+    assert _marts(published) == first
+
+    _refresh(incremental, raw, "--force")  # through the whole job all the same
     assert _parsed_files(published) == []  # identical content: nothing parsed again
     assert _marts(published) == first  # idempotent
 

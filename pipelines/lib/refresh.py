@@ -6,22 +6,36 @@ import os
 import sys
 import time
 
-import dagster as dg
-
 from pipelines.lib.config import settings
+from pipelines.lib.fingerprint import refresh_inputs, remember_refresh, unchanged_since_last_refresh
 
 
-def dagster_instance() -> dg.DagsterInstance:
+def dagster_instance():
     """A persistent instance beside the warehouse, so runs show in the UI (`dev.sh ui`)."""
+    import dagster as dg
+
     home = os.environ.setdefault("DAGSTER_HOME", str(settings().warehouse_dir / "dagster"))
     os.makedirs(home, exist_ok=True)
     return dg.DagsterInstance.get()
 
 
-def run_refresh(job_name: str = "refresh") -> int:
+def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
+    started = time.perf_counter()
+    inputs = refresh_inputs()
+    last_run = None if force else unchanged_since_last_refresh(inputs)
+    if last_run is not None:
+        print(
+            f"nothing new since refresh {last_run} (same raw files, code, settings and day): "
+            "the published file stays as it is; --force runs the job anyway",
+            file=sys.stderr,
+        )
+        return 0
+
+    # Imported only when there is work: loading Dagster and dbt costs seconds.
+    import dagster as dg
+
     from pipelines.definitions import defs
 
-    started = time.perf_counter()
     job = defs.resolve_job_def(job_name)
     with dagster_instance() as instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False)
@@ -36,6 +50,8 @@ def run_refresh(job_name: str = "refresh") -> int:
             if not check.passed:
                 level = "FAILED" if check.severity == dg.AssetCheckSeverity.ERROR else "WARNING"
                 print(f"{level}: {event.message}", file=sys.stderr)
+    if result.success:
+        remember_refresh(inputs, result.run_id)
     status = "succeeded" if result.success else "FAILED"
     print(f"refresh {status} in {seconds:.1f} s (run {result.run_id})", file=sys.stderr)
     return 0 if result.success else 1

@@ -6,9 +6,7 @@ import json
 import dagster as dg
 
 from pipelines.defs.operations.jobs import refresh_job
-from pipelines.lib.config import settings
-from pipelines.lib.readers import discover
-from pipelines.lib.sources import SOURCES
+from pipelines.lib.fingerprint import raw_snapshot
 
 nightly_refresh = dg.ScheduleDefinition(
     name="nightly_refresh",
@@ -18,17 +16,6 @@ nightly_refresh = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Full refresh every night at 02:00 Beijing time.",
 )
-
-
-def raw_snapshot() -> dict[str, str]:
-    """`source/relative path` -> size and modification time of every raw file."""
-    raw = settings().raw_dir
-    snapshot = {}
-    for source in SOURCES:
-        for path in discover(raw / source):
-            stat = path.stat()
-            snapshot[path.relative_to(raw).as_posix()] = f"{stat.st_size}:{stat.st_mtime_ns}"
-    return snapshot
 
 
 def changed_sources(previous: dict[str, str], current: dict[str, str]) -> set[str]:
