@@ -34,8 +34,13 @@ def _label_to_column() -> dict[str, str]:
     return labels
 
 
+def _header(text: str) -> str:
+    """A header without its unit in brackets."""
+    return re.sub(r"\s*\(.*\)$", "", _norm(text))
+
+
 def _known_column(header: str, source: str) -> bool:
-    key = re.sub(r"\s*\(.*\)$", "", _norm(header))
+    key = _header(header)
     for col in SOURCES[source].columns:
         if key in {_norm(x) for x in (col.name, *ALIASES.get(col.name, ()))}:
             return True
@@ -79,7 +84,7 @@ def personal_values(raw: Path) -> set[str]:
             wanted = [
                 i
                 for i, h in enumerate(header)
-                if re.sub(r"\s*\(.*\)$", "", _norm(h)) in labels or not _known_column(h, source)
+                if _header(h) in labels or not _known_column(h, source)
             ]
             for row in rows[1:]:
                 for i in wanted:

@@ -152,7 +152,7 @@ def _prune_cache(source: Source, used: set[str]) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def _calendar_check(source: Source, valid: pl.DataFrame, today: date) -> pl.Expr:
+def _calendar_check(source: Source, today: date) -> pl.Expr:
     dates = [c.name for c in source.columns if c.kind == "date"]
     if not dates:
         return pl.lit(None, pl.String)
@@ -193,7 +193,7 @@ def ingest_source(
         tagged = outcome.parsed.valid.with_columns(
             _file=pl.lit(outcome.file),
             _order=pl.lit(order),
-            _future=_calendar_check(source, outcome.parsed.valid, today),
+            _future=_calendar_check(source, today),
         )
         future = tagged.filter(pl.col("_future").is_not_null()).select(
             row_number=pl.col("_row"),

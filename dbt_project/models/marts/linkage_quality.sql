@@ -1,12 +1,13 @@
 -- Per child-level source: how its records were linked into children (contract sections 3, 6).
+-- Types are set in staging; the mart publishes the columns under its enforced contract.
 select
-    cast(source as varchar) as source,
-    cast(records as bigint) as records,
-    cast(linked_by_id_number as bigint) as linked_by_id_number,
-    cast(linked_by_birth_cert as bigint) as linked_by_birth_cert,
-    cast(linked_by_archive_no as bigint) as linked_by_archive_no,
-    cast(linked_by_demographics as bigint) as linked_by_demographics,
-    cast(ambiguous as bigint) as ambiguous,
-    cast(unlinked as bigint) as unlinked,
-    cast(conflicts as bigint) as conflicts
+    source,
+    records,
+    linked_by_id_number,
+    linked_by_birth_cert,
+    linked_by_archive_no,
+    linked_by_demographics,
+    ambiguous,
+    unlinked,
+    conflicts
 from {{ ref('stg_identity__linkage_metrics') }}
