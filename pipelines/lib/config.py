@@ -19,6 +19,7 @@ class Settings:
     district_code: str
     district_name: str
     small_cell_k: int
+    duckdb_memory_limit: str
 
     @property
     def warehouse_dir(self) -> Path:
@@ -32,6 +33,11 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         return self.warehouse_dir / "cache"
+
+    @property
+    def spill_dir(self) -> Path:
+        """Where DuckDB spills what does not fit in `duckdb_memory_limit`."""
+        return self.warehouse_dir / "spill"
 
 
 def _path(var: str, default: Path) -> Path:
@@ -49,4 +55,5 @@ def settings() -> Settings:
         district_code=os.environ.get("YIYU_DISTRICT_CODE", "330206"),
         district_name=os.environ.get("YIYU_DISTRICT_NAME", "北仑区"),
         small_cell_k=int(os.environ.get("YIYU_SMALL_CELL_K", "5")),
+        duckdb_memory_limit=os.environ.get("YIYU_DUCKDB_MEMORY_LIMIT", "3GB"),
     )

@@ -12,10 +12,20 @@ from pipelines.lib.config import settings
 
 @contextmanager
 def work_db(read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The working DuckDB file; closed on exit so dbt (a separate connection) can open it."""
-    path = settings().work_db
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    """The working DuckDB file; closed on exit so dbt (a separate connection) can open it.
+
+    Memory is bounded (`YIYU_DUCKDB_MEMORY_LIMIT`): beyond it DuckDB spills to disk instead
+    of growing with the data (province scale on one machine)."""
+    config = settings()
+    config.work_db.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        str(config.work_db),
+        read_only=read_only,
+        config={
+            "memory_limit": config.duckdb_memory_limit,
+            "temp_directory": str(config.spill_dir),
+        },
+    )
     try:
         yield con
     finally:
