@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -35,8 +36,20 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
-def _ingest(env: Path, source: str, today: date = date(2024, 6, 30)):
-    return ingest_source(SOURCES[source], env / "raw" / source, today=today)
+@dataclass
+class Ingested:
+    table: pl.DataFrame
+    audit: pl.DataFrame
+    quarantine: pl.DataFrame
+    warnings: pl.DataFrame
+
+
+def _ingest(env: Path, source: str, today: date = date(2024, 6, 30)) -> Ingested:
+    """Ingest into a fresh in-memory DuckDB; the table as read back, in (file, row) order."""
+    con = duckdb.connect()
+    result = ingest_source(SOURCES[source], env / "raw" / source, con, today=today)
+    table = con.sql(f"FROM ingested.{source} ORDER BY _file, _row").pl()
+    return Ingested(table, result.audit, result.quarantine, result.warnings)
 
 
 RARE_NAME = "王㛃"  # U+36C3 (CJK Ext-A): GB18030 has it, GBK does not

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from datetime import date
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -27,7 +28,8 @@ WARNING_OF = {
 
 @pytest.mark.parametrize("source", sorted(SOURCES))
 def test_every_file_reconciles_with_the_manifest(yiyu_env, source):
-    result = ingest_source(SOURCES[source], REPO_ROOT / "raw" / source, today=date(2026, 11, 29))
+    raw = REPO_ROOT / "raw" / source
+    result = ingest_source(SOURCES[source], raw, duckdb.connect(), today=date(2026, 11, 29))
     expected_files = MANIFEST["sources"][source]["files"]
     audit = {r["file"]: r for r in result.audit.iter_rows(named=True)}
     assert set(audit) == set(expected_files)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from pipelines.lib import parse, readers
 from pipelines.lib.config import settings
@@ -24,7 +25,15 @@ from pipelines.lib.failpoints import failpoint
 from pipelines.lib.secret import secret_fingerprint
 from pipelines.lib.sources import Source
 
-_CODE_FILES = ("parse.py", "values.py", "idcard.py", "readers.py", "sources.py", "pseudonymise.py")
+_CODE_FILES = (
+    "ingest.py",
+    "parse.py",
+    "values.py",
+    "idcard.py",
+    "readers.py",
+    "sources.py",
+    "pseudonymise.py",
+)
 
 _COUNTED = ("rows_loaded", "rows_quarantined", "rows_superseded")
 AUDIT_SCHEMA = {
@@ -56,11 +65,19 @@ def parser_version() -> str:
 
 @dataclass
 class FileOutcome:
+    """One file's parse, without its valid rows: those stay in the cache's Parquet file
+    (`valid_path`), so a source's rows are never all in Python memory at once."""
+
     file: str
     content_sha256: str
     file_format: str
     encoding: str | None
-    parsed: parse.ParsedFile
+    rows_read: int
+    valid_path: Path
+    quarantine: pl.DataFrame
+    warnings: pl.DataFrame
+    unknown_columns: list[str]
+    reject_reason: str | None
     first_ingested_at: datetime
     parsed_this_run: bool
 
@@ -69,28 +86,12 @@ def _cache_dir(source: Source, content_sha: str, version: str) -> Path:
     return settings().cache_dir / source.name / f"{content_sha}-{version}"
 
 
-def _load_cached(folder: Path) -> tuple[parse.ParsedFile, dict] | None:
-    meta_path = folder / "meta.json"
-    if not meta_path.exists():
-        return None
-    meta = json.loads(meta_path.read_text())
-    parsed = parse.ParsedFile(
-        rows_read=meta["rows_read"],
-        valid=pl.read_parquet(folder / "valid.parquet"),
-        quarantine=pl.read_parquet(folder / "quarantine.parquet"),
-        warnings=pl.read_parquet(folder / "warnings.parquet"),
-        unknown_columns=meta["unknown_columns"],
-        reject_reason=meta["reject_reason"],
-    )
-    return parsed, meta
-
-
-def _store_cached(folder: Path, parsed: parse.ParsedFile, meta: dict) -> None:
+def _store_cached(folder: Path, source: Source, parsed: parse.ParsedFile, meta: dict) -> None:
     """Written to a temporary folder and renamed, so a killed run never leaves half an entry."""
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    parsed.valid.write_parquet(tmp / "valid.parquet")
+    parsed.valid.cast(parse.output_schema(source)).write_parquet(tmp / "valid.parquet")
     parsed.quarantine.write_parquet(tmp / "quarantine.parquet")
     parsed.warnings.write_parquet(tmp / "warnings.parquet")
     (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
@@ -98,30 +99,11 @@ def _store_cached(folder: Path, parsed: parse.ParsedFile, meta: dict) -> None:
     tmp.rename(folder)
 
 
-def read_file(source: Source, path: Path, rel: str, version: str) -> FileOutcome:
-    data = path.read_bytes()
-    content_sha = hashlib.sha256(data).hexdigest()
-    folder = _cache_dir(source, content_sha, version)
-    cached = _load_cached(folder)
-    if cached is not None:
-        parsed, meta = cached
-        return FileOutcome(
-            rel,
-            content_sha,
-            meta["file_format"],
-            meta["encoding"],
-            parsed,
-            datetime.fromisoformat(meta["first_ingested_at"]),
-            False,
-        )
-    file_format = readers.FORMATS[path.suffix.lower()]
-    encoding = None
+def _parse(source: Source, path: Path, data: bytes) -> tuple[parse.ParsedFile, str, str | None]:
     try:
         raw = readers.read_raw(path, data)
-        file_format, encoding = raw.file_format, raw.encoding
-        parsed = parse.parse_frame(source, raw.frame)
     except readers.UnreadableFile as exc:
-        parsed = parse.ParsedFile(
+        empty = parse.ParsedFile(
             0,
             pl.DataFrame(schema=parse.output_schema(source)),
             pl.DataFrame(schema=parse.QUARANTINE_SCHEMA),
@@ -129,18 +111,44 @@ def read_file(source: Source, path: Path, rel: str, version: str) -> FileOutcome
             [],
             f"unreadable file: {exc}",
         )
-    now = datetime.now(UTC).replace(tzinfo=None)
-    meta = {
-        "file_format": file_format,
-        "encoding": encoding,
-        "rows_read": parsed.rows_read,
-        "unknown_columns": parsed.unknown_columns,
-        "reject_reason": parsed.reject_reason,
-        "first_ingested_at": now.isoformat(),
-    }
-    _store_cached(folder, parsed, meta)
-    failpoint("parsing")
-    return FileOutcome(rel, content_sha, file_format, encoding, parsed, now, True)
+        return empty, readers.FORMATS[path.suffix.lower()], None
+    return parse.parse_frame(source, raw.frame), raw.file_format, raw.encoding
+
+
+def read_file(source: Source, path: Path, rel: str, version: str) -> FileOutcome:
+    data = path.read_bytes()
+    content_sha = hashlib.sha256(data).hexdigest()
+    folder = _cache_dir(source, content_sha, version)
+    parsed_this_run = not (folder / "meta.json").exists()
+    if parsed_this_run:
+        parsed, file_format, encoding = _parse(source, path, data)
+        del data
+        meta = {
+            "file_format": file_format,
+            "encoding": encoding,
+            "rows_read": parsed.rows_read,
+            "unknown_columns": parsed.unknown_columns,
+            "reject_reason": parsed.reject_reason,
+            "first_ingested_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+        }
+        _store_cached(folder, source, parsed, meta)
+        del parsed
+        failpoint("parsing")
+    meta = json.loads((folder / "meta.json").read_text())
+    return FileOutcome(
+        file=rel,
+        content_sha256=content_sha,
+        file_format=meta["file_format"],
+        encoding=meta["encoding"],
+        rows_read=meta["rows_read"],
+        valid_path=folder / "valid.parquet",
+        quarantine=pl.read_parquet(folder / "quarantine.parquet"),
+        warnings=pl.read_parquet(folder / "warnings.parquet"),
+        unknown_columns=meta["unknown_columns"],
+        reject_reason=meta["reject_reason"],
+        first_ingested_at=datetime.fromisoformat(meta["first_ingested_at"]),
+        parsed_this_run=parsed_this_run,
+    )
 
 
 def _prune_cache(source: Source, used: set[str]) -> None:
@@ -152,28 +160,27 @@ def _prune_cache(source: Source, used: set[str]) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def _calendar_check(source: Source, today: date) -> pl.Expr:
+def _future_column(source: Source, today: date) -> str:
+    """SQL: the first date column after `today` (quarantined as date_in_future), else NULL."""
     dates = [c.name for c in source.columns if c.kind == "date"]
     if not dates:
-        return pl.lit(None, pl.String)
-    return pl.coalesce(pl.when(pl.col(c) > today).then(pl.lit(c)) for c in dates)
+        return "NULL::VARCHAR"
+    whens = " ".join(f"WHEN \"{c}\" > DATE '{today.isoformat()}' THEN '{c}'" for c in dates)
+    return f"CASE {whens} END"
 
 
 @dataclass
 class SourceResult:
-    table: pl.DataFrame
+    """What ingestion reports; the rows themselves are in `ingested.<source>`."""
+
     audit: pl.DataFrame
     quarantine: pl.DataFrame
     warnings: pl.DataFrame
 
 
-def ingest_source(
-    source: Source,
-    source_dir: Path,
-    today: date | None = None,
-    progress: Callable[[str], None] = lambda _msg: None,
-) -> SourceResult:
-    today = today or date.today()
+def _read_files(
+    source: Source, source_dir: Path, progress: Callable[[str], None]
+) -> list[FileOutcome]:
     version = parser_version()
     files = readers.discover(source_dir)
     outcomes = []
@@ -182,47 +189,69 @@ def ingest_source(
         outcome = read_file(source, path, rel, version)
         outcomes.append(outcome)
         verb = "parsed" if outcome.parsed_this_run else "unchanged, from cache"
-        progress(
-            f"{source.name} [{index}/{len(files)}] {rel}: {outcome.parsed.rows_read} rows, {verb}"
-        )
+        progress(f"{source.name} [{index}/{len(files)}] {rel}: {outcome.rows_read} rows, {verb}")
+    _prune_cache(source, {o.valid_path.parent.name for o in outcomes})
+    return outcomes
 
-    _prune_cache(source, {_cache_dir(source, o.content_sha256, version).name for o in outcomes})
 
-    valid_parts, quarantine_parts, warning_parts = [], [], []
-    for order, outcome in enumerate(outcomes):
-        tagged = outcome.parsed.valid.with_columns(
-            _file=pl.lit(outcome.file),
-            _order=pl.lit(order),
-            _future=_calendar_check(source, today),
-        )
-        future = tagged.filter(pl.col("_future").is_not_null()).select(
-            row_number=pl.col("_row"),
-            column_name=pl.col("_future"),
-            reason_code=pl.lit("date_in_future"),
-            detail=pl.col("_future") + pl.lit(f": after today ({today.isoformat()})"),
-        )
-        valid_parts.append(tagged.filter(pl.col("_future").is_null()).drop("_future"))
-        quarantine_parts.append(
-            pl.concat([outcome.parsed.quarantine, future]).with_columns(file=pl.lit(outcome.file))
-        )
-        warning_parts.append(outcome.parsed.warnings.with_columns(file=pl.lit(outcome.file)))
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
-    schema = {**parse.output_schema(source), "_file": pl.String, "_order": pl.Int32}
-    valid = pl.concat([pl.DataFrame(schema=schema), *(p.cast(schema) for p in valid_parts)])
-    key = ["record_key"] if source.person_level else list(source.key)
-    # The later file wins, then the later row: keep the last in (file order, row) order.
-    winners = valid.sort("_order", "_row").unique(subset=key, keep="last", maintain_order=True)
-    loaded = winners.group_by("_file").len("rows_loaded")
-    valid_per_file = valid.group_by("_file").len("rows_valid")
 
-    quarantine = pl.concat(
-        [pl.DataFrame(schema={**parse.QUARANTINE_SCHEMA, "file": pl.String}), *quarantine_parts]
-    ).with_columns(source=pl.lit(source.name))
-    warnings = pl.concat(
-        [pl.DataFrame(schema={**parse.WARNING_SCHEMA, "file": pl.String}), *warning_parts]
-    ).with_columns(source=pl.lit(source.name))
+def _supersede(
+    con: duckdb.DuckDBPyConnection, source: Source, outcomes: list[FileOutcome], today: date
+) -> pl.DataFrame:
+    """Create `ingested.<source>`: the valid rows of every file not dated after today, the
+    later file winning, then the later row, per natural key. Set-based in DuckDB over the
+    cache's Parquet files, so memory is bounded by DuckDB's limit, not by the data.
+    Returns the rows quarantined as date_in_future."""
+    table = f"ingested.{source.name}"
+    if not outcomes:
+        empty = pl.DataFrame(schema={**parse.output_schema(source), "_file": pl.String})
+        con.register("_empty", empty.to_arrow())
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS FROM _empty")
+        con.unregister("_empty")
+        return pl.DataFrame(schema={**parse.QUARANTINE_SCHEMA, "file": pl.String})
+    files = pl.DataFrame(
+        {
+            "path": [str(o.valid_path) for o in outcomes],
+            "_file": [o.file for o in outcomes],
+            "_order": list(range(len(outcomes))),
+        }
+    )
+    con.register("_files", files.to_arrow())
+    paths = ", ".join(_sql_text(str(o.valid_path)) for o in outcomes)
+    staged = f"""(SELECT t.* EXCLUDE (filename), f._file, f._order,
+            {_future_column(source, today)} AS _future
+        FROM read_parquet([{paths}], filename = true) t JOIN _files f ON t.filename = f.path)"""
+    key = ", ".join(f'"{k}"' for k in (["record_key"] if source.person_level else source.key))
+    future = con.sql(
+        f"""SELECT _row AS row_number, _future AS column_name, 'date_in_future' AS reason_code,
+            _future || ': after today ({today.isoformat()})' AS detail, _file AS file
+        FROM {staged} WHERE _future IS NOT NULL ORDER BY _order, _row"""
+    ).pl()
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {table} AS
+        SELECT * EXCLUDE (_order, _future) FROM {staged} WHERE _future IS NULL
+        QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _order DESC, _row DESC) = 1"""
+    )
+    con.unregister("_files")
+    return future.cast({**parse.QUARANTINE_SCHEMA, "file": pl.String})
+
+
+def _audit(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    outcomes: list[FileOutcome],
+    quarantine: pl.DataFrame,
+) -> pl.DataFrame:
+    loaded = con.sql(
+        f"SELECT _file AS file, count(*) AS rows_loaded FROM ingested.{source.name} GROUP BY _file"
+    ).pl()
     quarantined = quarantine.group_by("file").len("rows_quarantined")
-
+    future = (
+        quarantine.filter(pl.col("reason_code") == "date_in_future").group_by("file").len("future")
+    )
     file_rows = [
         {
             "source": source.name,
@@ -230,33 +259,73 @@ def ingest_source(
             "content_sha256": o.content_sha256,
             "file_format": o.file_format,
             "encoding": o.encoding,
-            "status": "rejected" if o.parsed.reject_reason else "loaded",
-            "reject_reason": o.parsed.reject_reason,
-            "unknown_columns": ", ".join(o.parsed.unknown_columns),
-            "rows_read": o.parsed.rows_read,
+            "status": "rejected" if o.reject_reason else "loaded",
+            "reject_reason": o.reject_reason,
+            "unknown_columns": ", ".join(o.unknown_columns),
+            "rows_read": o.rows_read,
+            "rows_parsed_valid": pq.read_metadata(o.valid_path).num_rows,
             "first_ingested_at": o.first_ingested_at,
             "parsed_this_run": o.parsed_this_run,
         }
         for o in outcomes
     ]
     file_schema = {k: v for k, v in AUDIT_SCHEMA.items() if k not in _COUNTED}
-    audit = (
+    file_schema["rows_parsed_valid"] = pl.Int64
+    # Valid rows neither dated after today nor loaded were superseded by a later row.
+    return (
         pl.DataFrame(file_rows, schema=file_schema)
-        .join(loaded, left_on="file", right_on="_file", how="left")
-        .join(valid_per_file, left_on="file", right_on="_file", how="left")
+        .join(loaded, on="file", how="left")
         .join(quarantined, on="file", how="left")
+        .join(future, on="file", how="left")
         .with_columns(
-            pl.col("rows_loaded", "rows_valid", "rows_quarantined").fill_null(0).cast(pl.Int64)
+            pl.col("rows_loaded", "rows_quarantined", "future").fill_null(0).cast(pl.Int64)
         )
-        .with_columns(rows_superseded=pl.col("rows_valid") - pl.col("rows_loaded"))
+        .with_columns(
+            rows_superseded=pl.col("rows_parsed_valid") - pl.col("future") - pl.col("rows_loaded")
+        )
         .select(list(AUDIT_SCHEMA))
     )
-    table = winners.drop("_order").sort("_file", "_row")
-    return SourceResult(table, audit, quarantine, warnings)
 
 
-def write_source(con: duckdb.DuckDBPyConnection, source: Source, result: SourceResult) -> None:
-    """Replace this source's table, audit, quarantine and warnings in one transaction."""
+def ingest_source(
+    source: Source,
+    source_dir: Path,
+    con: duckdb.DuckDBPyConnection,
+    today: date | None = None,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> SourceResult:
+    """Ingest every file of one source into `con`: `ingested.<source>` and this source's
+    rows of the audit tables, replaced in one transaction."""
+    today = today or date.today()
+    outcomes = _read_files(source, source_dir, progress)
+    warnings = pl.concat(
+        [
+            pl.DataFrame(schema={**parse.WARNING_SCHEMA, "file": pl.String}),
+            *(o.warnings.with_columns(file=pl.lit(o.file)) for o in outcomes),
+        ]
+    ).with_columns(source=pl.lit(source.name))
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("CREATE SCHEMA IF NOT EXISTS ingested")
+        con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+        future = _supersede(con, source, outcomes, today)
+        quarantine = pl.concat(
+            [
+                pl.DataFrame(schema={**parse.QUARANTINE_SCHEMA, "file": pl.String}),
+                *(o.quarantine.with_columns(file=pl.lit(o.file)) for o in outcomes),
+                future,
+            ]
+        ).with_columns(source=pl.lit(source.name))
+        result = SourceResult(_audit(con, source, outcomes, quarantine), quarantine, warnings)
+        _write_audit(con, source, result)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _write_audit(con: duckdb.DuckDBPyConnection, source: Source, result: SourceResult) -> None:
     audit_tables = {
         "file_audit": result.audit,
         "quarantine": result.quarantine.select(
@@ -266,18 +335,9 @@ def write_source(con: duckdb.DuckDBPyConnection, source: Source, result: SourceR
             "source", "file", "row_number", "column_name", "warning_code", "detail"
         ),
     }
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute("CREATE SCHEMA IF NOT EXISTS ingested")
-        con.execute("CREATE SCHEMA IF NOT EXISTS audit")
-        con.register("_rows", result.table.to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE ingested.{source.name} AS SELECT * FROM _rows")
-        for name, frame in audit_tables.items():
-            con.register("_part", frame.to_arrow())
-            con.execute(f"CREATE TABLE IF NOT EXISTS audit.{name} AS FROM _part LIMIT 0")
-            con.execute(f"DELETE FROM audit.{name} WHERE source = ?", [source.name])
-            con.execute(f"INSERT INTO audit.{name} BY NAME SELECT * FROM _part")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    for name, frame in audit_tables.items():
+        con.register("_part", frame.to_arrow())
+        con.execute(f"CREATE TABLE IF NOT EXISTS audit.{name} AS FROM _part LIMIT 0")
+        con.execute(f"DELETE FROM audit.{name} WHERE source = ?", [source.name])
+        con.execute(f"INSERT INTO audit.{name} BY NAME SELECT * FROM _part")
+        con.unregister("_part")

@@ -6,7 +6,7 @@ import dagster as dg
 
 from pipelines.lib.config import settings
 from pipelines.lib.freshness import freshness, record_freshness
-from pipelines.lib.ingest import ingest_source, write_source
+from pipelines.lib.ingest import ingest_source
 from pipelines.lib.quality_history import run_of
 from pipelines.lib.sources import SOURCES, Source
 from pipelines.lib.warehouse import work_db
@@ -30,12 +30,11 @@ def ingestion_asset(source: Source) -> dg.AssetsDefinition:
     def _ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         started = time.perf_counter()
         source_dir = settings().raw_dir / source.name
-        result = ingest_source(source, source_dir, progress=context.log.info)
         fresh = freshness(source, source_dir)
         if not fresh.fresh:
             context.log.warning(f"{source.name} is stale: {fresh.describe()}")
         with work_db() as con:
-            write_source(con, source, result)
+            result = ingest_source(source, source_dir, con, progress=context.log.info)
             record_freshness(con, run_of(context), source, fresh)
         audit = result.audit
         totals = {
