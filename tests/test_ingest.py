@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import shutil
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ import polars as pl
 import pytest
 from stdnum.cn import ric
 
+from pipelines.lib import ingest
 from pipelines.lib.ingest import ingest_source
 from pipelines.lib.sources import SOURCES
 
@@ -147,6 +149,41 @@ def test_every_row_reason_code_with_its_row_and_column(yiyu_env):
     audit = result.audit.row(0, named=True)
     assert (audit["rows_read"], audit["rows_loaded"], audit["rows_quarantined"]) == (9, 1, 8)
     assert "2023-06-31" in result.quarantine.filter(pl.col("row_number") == 4)["detail"][0]
+
+
+def test_a_file_parsed_in_parts_gives_what_it_gives_whole(yiyu_env, monkeypatch):
+    """Large files are parsed PARSE_CHUNK_ROWS rows at a time; parts of 2 rows, with rows
+    quarantined, warned about and superseded across part boundaries, change nothing."""
+    own = _valid_id("330206", "20230105", "002")
+    rows = [
+        f"C01,A1,张三,男,2023-01-05,F01,2023-06-01,66,{own}",
+        "C02,A1,张三,男,,F01,2023-06-01,66,",  # quarantined
+        "C03,A1,张三,男,2023-01-05,F01,2023-06-01,67,110101199001011234",  # ID warning
+        "C01,A1,张三,男,2023-01-05,F01,2023-06-01,68,",  # supersedes row 2
+        "C05,A1,张三,男,2023-01-05,F01,2025-01-01,66,",  # after today
+    ]
+    text = CHECK_HEADER.rstrip("\n") + ",身份证号\n" + "\n".join(rows) + "\n"
+    _write(yiyu_env / "raw/health_checks/d.csv", text)
+    whole = _ingest(yiyu_env, "health_checks")
+    monkeypatch.setattr(ingest, "PARSE_CHUNK_ROWS", 2)
+    shutil.rmtree(yiyu_env / "warehouse", ignore_errors=True)  # no cached parse
+    parts = _ingest(yiyu_env, "health_checks")
+    assert parts.audit["parsed_this_run"].to_list() == [True]
+    assert parts.table.equals(whole.table)
+    assert parts.table.select("_row", "height_cm").rows() == [(4, 67.0), (5, 68.0)]
+    for name in ("quarantine", "warnings"):
+        order = ["row_number", "column_name"]
+        assert getattr(parts, name).sort(order).equals(getattr(whole, name).sort(order)), name
+    assert whole.warnings.sort("row_number").select("row_number", "warning_code").rows() == [
+        (2, "id_sex_mismatch"),  # the ID's sequence 002 is a woman's
+        (4, "invalid_id_number"),
+    ]
+    assert whole.quarantine.sort("row_number").select("row_number", "reason_code").rows() == [
+        (3, "missing_required_value"),
+        (6, "date_in_future"),
+    ]
+    keep = pl.exclude("first_ingested_at")
+    assert parts.audit.select(keep).equals(whole.audit.select(keep))
 
 
 def test_file_missing_a_required_column_is_rejected_and_others_load(yiyu_env):

@@ -35,6 +35,10 @@ _CODE_FILES = (
     "pseudonymise.py",
 )
 
+# Rows parsed at once: a multi-million-row file (a province's history export) is parsed in
+# parts so that memory stays bounded.
+PARSE_CHUNK_ROWS = 500_000
+
 _COUNTED = ("rows_loaded", "rows_quarantined", "rows_superseded")
 AUDIT_SCHEMA = {
     "source": pl.String,
@@ -86,33 +90,43 @@ def _cache_dir(source: Source, content_sha: str, version: str) -> Path:
     return settings().cache_dir / source.name / f"{content_sha}-{version}"
 
 
-def _store_cached(folder: Path, source: Source, parsed: parse.ParsedFile, meta: dict) -> None:
-    """Written to a temporary folder and renamed, so a killed run never leaves half an entry."""
+def _parse_into(folder: Path, source: Source, path: Path, data: bytes) -> None:
+    """Parse one file into its cache entry, PARSE_CHUNK_ROWS rows at a time so the parse's
+    working memory does not grow with the file. Written to a temporary folder and renamed,
+    so a killed run never leaves half an entry."""
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    parsed.valid.cast(parse.output_schema(source)).write_parquet(tmp / "valid.parquet")
-    parsed.quarantine.write_parquet(tmp / "quarantine.parquet")
-    parsed.warnings.write_parquet(tmp / "warnings.parquet")
+    empty_valid = pl.DataFrame(schema=parse.output_schema(source))
+    meta = {"file_format": readers.FORMATS[path.suffix.lower()], "encoding": None}
+    quarantine = [pl.DataFrame(schema=parse.QUARANTINE_SCHEMA)]
+    warnings = [pl.DataFrame(schema=parse.WARNING_SCHEMA)]
+    rows_read, unknown, reject = 0, [], None
+    with pq.ParquetWriter(tmp / "valid.parquet", empty_valid.to_arrow().schema) as valid_out:
+        try:
+            raw = readers.read_raw(path, data)
+        except readers.UnreadableFile as exc:
+            reject = f"unreadable file: {exc}"
+        else:
+            meta.update(file_format=raw.file_format, encoding=raw.encoding)
+            for start in range(0, max(raw.frame.height, 1), PARSE_CHUNK_ROWS):
+                part = parse.parse_frame(source, raw.frame.slice(start, PARSE_CHUNK_ROWS))
+                valid_out.write_table(pl.concat([empty_valid, part.valid]).to_arrow())
+                quarantine.append(part.quarantine)
+                warnings.append(part.warnings)
+                rows_read += part.rows_read
+                unknown, reject = part.unknown_columns, part.reject_reason
+    pl.concat(quarantine).write_parquet(tmp / "quarantine.parquet")
+    pl.concat(warnings).write_parquet(tmp / "warnings.parquet")
+    meta |= {
+        "rows_read": rows_read,
+        "unknown_columns": unknown,
+        "reject_reason": reject,
+        "first_ingested_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
+    }
     (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
-
-
-def _parse(source: Source, path: Path, data: bytes) -> tuple[parse.ParsedFile, str, str | None]:
-    try:
-        raw = readers.read_raw(path, data)
-    except readers.UnreadableFile as exc:
-        empty = parse.ParsedFile(
-            0,
-            pl.DataFrame(schema=parse.output_schema(source)),
-            pl.DataFrame(schema=parse.QUARANTINE_SCHEMA),
-            pl.DataFrame(schema=parse.WARNING_SCHEMA),
-            [],
-            f"unreadable file: {exc}",
-        )
-        return empty, readers.FORMATS[path.suffix.lower()], None
-    return parse.parse_frame(source, raw.frame), raw.file_format, raw.encoding
 
 
 def read_file(source: Source, path: Path, rel: str, version: str) -> FileOutcome:
@@ -121,18 +135,7 @@ def read_file(source: Source, path: Path, rel: str, version: str) -> FileOutcome
     folder = _cache_dir(source, content_sha, version)
     parsed_this_run = not (folder / "meta.json").exists()
     if parsed_this_run:
-        parsed, file_format, encoding = _parse(source, path, data)
-        del data
-        meta = {
-            "file_format": file_format,
-            "encoding": encoding,
-            "rows_read": parsed.rows_read,
-            "unknown_columns": parsed.unknown_columns,
-            "reject_reason": parsed.reject_reason,
-            "first_ingested_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
-        }
-        _store_cached(folder, source, parsed, meta)
-        del parsed
+        _parse_into(folder, source, path, data)
         failpoint("parsing")
     meta = json.loads((folder / "meta.json").read_text())
     return FileOutcome(
