@@ -227,7 +227,8 @@ def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
         c.name: values.clean(pl.col(found[c.name])) if c.name in found else pl.lit(None, pl.String)
         for c in source.columns
     }
-    frame = raw.select(
+    # Lazy up to the checks, so polars computes each shared subexpression once.
+    frame = raw.lazy().select(
         pl.col("_row"),
         *(texts[c.name].alias(f"_t_{c.name}") for c in source.columns),
     ).with_columns(_typed(c, pl.col(f"_t_{c.name}")).alias(c.name) for c in source.columns)
@@ -249,7 +250,7 @@ def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
 
     if source.child_level:
         for absent in ("birth_cert_no", "archive_no", "id_number", "child_name"):
-            if absent not in frame.columns:
+            if absent not in frame.collect_schema().names():
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(absent))
         frame = _child_identity(source, frame)
         checks.append((pl.col("_e_link"), pl.col("_m_link"), "record"))
@@ -261,7 +262,7 @@ def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
         _reason=pl.coalesce(r for r, _, _ in checks),
         _column=pl.coalesce(pl.when(r.is_not_null()).then(pl.lit(n)) for r, _, n in checks),
         _detail=pl.coalesce(pl.when(r.is_not_null()).then(m) for r, m, _ in checks),
-    )
+    ).collect()
     quarantine = frame.filter(pl.col("_reason").is_not_null()).select(
         row_number=pl.col("_row"),
         column_name=pl.col("_column"),
