@@ -1,30 +1,48 @@
 """The dbt project (dbt_project/) as the Dagster wiring and the tests run it.
 
-dbt reads the working DuckDB path from the environment (`YIYU_WORK_DB`, see
-dbt_project/profiles.yml) and the evaluation settings from `--vars`; both come from settings()
-at run time, so a test or a refresh that changes the environment gets its own database.
+dbt reads the working DuckDB file, its memory limit and its spill folder from the environment
+(profile_env(), see dbt_project/profiles.yml) and the evaluation settings from `--vars`; all
+come from settings() at run time, so a test or a refresh that changes the environment gets its
+own database.
+
+Parsing. A build re-parses only the files that changed when it is given dbt's
+partial_parse.msgpack from an earlier parse with the same vars and the same rendered profile
+(dbt checks both, and every file, itself: a state that does not fit costs a full parse, never a
+wrong result). One such state is kept per set of settings (parse_state_dir()): written by
+prepare_manifest() and refreshed by every build (keep_parse_state()), so the nightly refresh,
+the tests and the benchmarks, each with its own work file, do not evict each other's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from functools import cached_property
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from pipelines.lib.config import REPO_ROOT, settings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 WORK_DB_ENV = "YIYU_WORK_DB"
+MEMORY_LIMIT_ENV = "YIYU_DUCKDB_MEMORY_LIMIT"
+SPILL_DIR_ENV = "YIYU_DBT_SPILL_DIR"
 # Artifacts of each build in their own folder (runs in parallel never share one); only the
 # newest few are kept.
 BUILDS_DIR = DBT_PROJECT_DIR / "target" / "builds"
 BUILDS_KEPT = 3
+# One partial-parse state per set of settings (vars and profile); the newest few are kept.
+PARSE_STATES_DIR = DBT_PROJECT_DIR / "target" / "parse"
+PARSE_STATES_KEPT = 8
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -35,19 +53,58 @@ def dbt_executable() -> str:
     return os.fspath(beside) if beside.exists() else shutil.which("dbt") or "dbt"
 
 
+class YiyuDbtCliResource(DbtCliResource):
+    """DbtCliResource without the two things its `cli()` does before every dbt command that
+    this project does not need (together ~5 s of the marts step at district scale):
+
+    - `dbt --version` in a subprocess (a whole Python + dbt start) to learn the version: when
+      the executable is the dbt beside this Python (dbt_executable()), it is the dbt-core
+      installed in this environment, whose version is already imported (dbt.version).
+    - building a dbt adapter in this process (profile, project and macros loaded again): it
+      serves only the column-metadata and row-count helpers (`fetch_column_metadata`,
+      `fetch_row_counts`), which the marts asset does not use; without it `stream()` yields
+      events as dbt emits them.
+
+    Both are private hooks of dagster-dbt (pinned in pyproject.toml);
+    tests/test_dbt_wiring.py fails when an upgrade renames them.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt":
+            from dbt.version import __version__
+
+            return version.parse(__version__)
+        return super()._cli_version
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
+    return YiyuDbtCliResource(
         project_dir=os.fspath(DBT_PROJECT_DIR),
         profiles_dir=os.fspath(DBT_PROJECT_DIR),
         dbt_executable=dbt_executable(),
     )
 
 
+def profile_env() -> dict[str, str]:
+    """What dbt_project/profiles.yml reads from the environment, from settings(): the working
+    DuckDB file, DuckDB's memory limit and the folder it spills to beyond it."""
+    s = settings()
+    return {
+        WORK_DB_ENV: os.fspath(s.work_db),
+        MEMORY_LIMIT_ENV: s.duckdb_memory_limit,
+        SPILL_DIR_ENV: os.fspath(s.spill_dir),
+    }
+
+
 def point_dbt_at_work_db() -> Path:
-    """Set the profile's database path to settings().work_db (dbt runs read the environment)."""
+    """Set the profile's environment (profile_env()) for the dbt runs of this process."""
     path = settings().work_db
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.environ[WORK_DB_ENV] = os.fspath(path)
+    os.environ.update(profile_env())
     return path
 
 
@@ -75,13 +132,55 @@ def dbt_vars_arg() -> list[str]:
     return ["--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
 
 
-def prepare_manifest() -> Path:
-    """Run `dbt parse`, writing dbt_project/target/manifest.json for the Dagster definitions.
+def parse_state_dir() -> Path:
+    """Where the partial-parse state for the current settings lives: named by a hash of what
+    dbt compares before it reuses one (the vars and the profile's environment)."""
+    inputs = json.dumps({"vars": dbt_vars(), "profile": profile_env()}, sort_keys=True)
+    return PARSE_STATES_DIR / hashlib.sha256(inputs.encode()).hexdigest()[:16]
 
-    The refresh command and `dev.sh ui` call it before loading the definitions, so the
-    asset graph always reflects the dbt files on disk. dbt writes into a private folder and
-    the manifest is renamed into place, so a process reading it never sees half a file.
-    Parsing needs no database: dbt gets an in-memory one, never the (maybe busy) work file.
+
+def _put_atomically(source: Path, destination: Path) -> None:
+    """Copy source to destination so that a reader sees the old file or the new, never half."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        source.open("rb") as data,
+        tempfile.NamedTemporaryFile(dir=destination.parent, delete=False) as partial,
+    ):
+        shutil.copyfileobj(data, partial)
+    os.replace(partial.name, destination)
+
+
+def use_parse_state(target_dir: Path) -> None:
+    """Give a build (its artifacts folder) the partial-parse state for the current settings,
+    when there is one; dagster-dbt then leaves the folder's copy alone."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    # None yet (or just evicted by another process): the build parses in full.
+    with contextlib.suppress(FileNotFoundError):
+        shutil.copyfile(parse_state_dir() / PARTIAL_PARSE_FILE, target_dir / PARTIAL_PARSE_FILE)
+
+
+def keep_parse_state(target_dir: Path) -> None:
+    """Keep the state a build parsed (its settings, the files it saw) for the next build with
+    the same settings; states beyond PARSE_STATES_KEPT, least recently written, go."""
+    parsed = target_dir / PARTIAL_PARSE_FILE
+    try:
+        _put_atomically(parsed, parse_state_dir() / PARTIAL_PARSE_FILE)
+        states = sorted(PARSE_STATES_DIR.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:  # nothing parsed, or a race with another process: only speed is at stake
+        return
+    for old in states[PARSE_STATES_KEPT:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def prepare_manifest() -> Path:
+    """Run `dbt parse`, writing dbt_project/target/manifest.json for the Dagster definitions,
+    and the partial-parse state for the current settings.
+
+    The refresh command and `dev.sh ui` call it (through ensure_manifest()) before loading the
+    definitions, so the asset graph always reflects the dbt files on disk. dbt parses with the
+    vars and the profile environment of the build (else the build could not reuse the parse);
+    `dbt parse` never connects, so the work file may be missing or busy. dbt writes into a
+    private folder and each file is renamed into place: a reader never sees half a file.
     """
     manifest = dbt_project.manifest_path
     manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -96,11 +195,15 @@ def prepare_manifest() -> Path:
                 DBT_PROJECT_DIR,
                 "--target-path",
                 scratch,
+                "--log-path",
+                scratch,
+                *dbt_vars_arg(),
             ],
             check=True,
             capture_output=True,
-            env={**os.environ, WORK_DB_ENV: ":memory:"},
+            env={**os.environ, **profile_env()},
         )
+        keep_parse_state(Path(scratch))
         os.replace(Path(scratch) / "manifest.json", manifest)
     return manifest
 
@@ -118,7 +221,11 @@ def _manifest_is_stale() -> bool:
 
 def ensure_manifest() -> Path:
     """The manifest, prepared again when missing or older than a dbt file (a fresh checkout or
-    an edited model imports the definitions)."""
+    an edited model imports the definitions).
+
+    The manifest (the asset graph) does not depend on the settings. The partial-parse state
+    does: when the current settings have none yet, the build parses in full and keeps its
+    state (keep_parse_state()), which is cheaper than a separate `dbt parse` first."""
     if _manifest_is_stale():
         prepare_manifest()
     return dbt_project.manifest_path

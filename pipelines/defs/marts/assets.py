@@ -23,7 +23,9 @@ from pipelines.lib.dbt import (
     dbt_resource,
     dbt_vars_arg,
     ensure_manifest,
+    keep_parse_state,
     point_dbt_at_work_db,
+    use_parse_state,
 )
 from pipelines.lib.failpoints import failpoint
 
@@ -51,16 +53,19 @@ def failed_nodes(invocation: DbtCliInvocation) -> list[str]:
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=TRANSLATOR)
 def marts_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
     point_dbt_at_work_db()
+    target_dir = build_target_dir(context.run.run_id)
+    use_parse_state(target_dir)  # dbt re-parses only what changed since a parse like this one
     invocation = dbt.cli(
         ["build", *dbt_vars_arg()],
         context=context,
-        target_path=build_target_dir(context.run.run_id),
+        target_path=target_dir,
         raise_on_error=False,
     )
     for number, event in enumerate(invocation.stream()):
         yield event
         if number == 3:
             failpoint("dbt")  # dbt is mid-build in its own process
+    keep_parse_state(target_dir)
     if not invocation.is_successful():
         failed = failed_nodes(invocation) or ["(no node result: see the dbt log)"]
         raise dg.Failure(
