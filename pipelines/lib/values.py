@@ -28,9 +28,14 @@ _UNIT_SUFFIX = re.compile(r"\s*[(\[【][^)\]】]*[)\]】]\s*$")
 
 
 def clean(expr: pl.Expr) -> pl.Expr:
-    """NFKC (full-width digits, letters and spaces), trimmed; empty -> null."""
-    text = expr.str.normalize("NFKC").str.strip_chars()
-    return pl.when(text.str.len_chars() > 0).then(text)
+    """NFKC (full-width digits, letters and spaces), trimmed; empty -> null.
+
+    ASCII text is its own NFKC form, so only values with other characters are normalised
+    (most values of an export are ASCII; normalising a null costs nothing)."""
+    ascii_only = expr.str.len_bytes() == expr.str.len_chars()
+    text = pl.coalesce(pl.when(~ascii_only).then(expr).str.normalize("NFKC"), expr)
+    text = text.str.strip_chars()
+    return pl.when(text != "").then(text)
 
 
 def header_key(header: str) -> str:
