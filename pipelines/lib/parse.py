@@ -228,10 +228,14 @@ def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
         for c in source.columns
     }
     # Lazy up to the checks, so polars computes each shared subexpression once.
-    frame = raw.lazy().select(
-        pl.col("_row"),
-        *(texts[c.name].alias(f"_t_{c.name}") for c in source.columns),
-    ).with_columns(_typed(c, pl.col(f"_t_{c.name}")).alias(c.name) for c in source.columns)
+    frame = (
+        raw.lazy()
+        .select(
+            pl.col("_row"),
+            *(texts[c.name].alias(f"_t_{c.name}") for c in source.columns),
+        )
+        .with_columns(_typed(c, pl.col(f"_t_{c.name}")).alias(c.name) for c in source.columns)
+    )
 
     checks: list[tuple[pl.Expr, pl.Expr, str]] = []
     for col in source.columns:
