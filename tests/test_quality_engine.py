@@ -103,6 +103,54 @@ def test_age_bands_apply_only_to_children_of_that_age(warehouse):
     assert result["height_cm_physiological_range"].passed  # 120 cm is a possible height
 
 
+def with_extra_expectation(warehouse, monkeypatch, expectation: dict) -> None:
+    suites = warehouse / "expectations"
+    if not suites.exists():
+        shutil.copytree(expectations_dir(), suites)
+    path = suites / "health_checks.json"
+    suite = json.loads(path.read_text(encoding="utf-8"))
+    meta = {"name": "extra", "severity": "warn", "dimension": "plausibility"}
+    suite["expectations"] = [e for e in suite["expectations"] if e["meta"]["name"] != "extra"]
+    suite["expectations"].append({**expectation, "meta": meta})
+    path.write_text(json.dumps(suite), encoding="utf-8")
+    monkeypatch.setenv("YIYU_EXPECTATIONS_DIR", str(suites))
+
+
+def test_row_rules_see_every_column_they_read(warehouse, monkeypatch):
+    # Only the columns the rules read go to pandas: a row condition on a column that no rule
+    # names, and a table-level rule (which may read any column), must still see theirs.
+    rows = [check_row(n, date(2023, 1, 1), 200, 68.0) for n in range(10)]
+    for row in rows[:4]:
+        row["facility_code"] = "F02"
+    for row in rows[:3]:
+        row["weight_kg"] = 30.0
+    with work_db() as con:
+        write_table(con, "ingested.health_checks", rows)
+
+    condition = {"type": "comparison", "column": {"name": "facility_code"}}
+    with_extra_expectation(
+        warehouse,
+        monkeypatch,
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {
+                "column": "weight_kg",
+                "max_value": 20,
+                "row_condition": {**condition, "operator": "==", "parameter": "F02"},
+            },
+        },
+    )
+    assert outcomes("run-1", "health_checks")["extra"].observed_value == (
+        "3 of 4 values unexpected (75.00%)"
+    )
+
+    # 12 columns, the lineage columns _file and _row, and the derived age at the check.
+    count = {"type": "expect_table_column_count_to_equal", "kwargs": {"value": 15}}
+    with_extra_expectation(warehouse, monkeypatch, count)
+    extra = outcomes("run-2", "health_checks")["extra"]
+    assert extra.passed and extra.observed_value == "observed 15"
+
+
 def test_duplicates_and_missing_columns_are_reported(warehouse):
     rows = [check_row(n, date(2023, 1, 1), 200, 68.0) for n in range(10)]
     rows[1]["record_key"] = rows[0]["record_key"]  # two rows share one key

@@ -2,52 +2,140 @@
 
 A table larger than the suite's `sample_rows` is validated on a deterministic sample: the
 rows with the smallest hash of their content, so the same data always gives the same sample
-and an unchanged row stays in it from run to run.
+and an unchanged row stays in it from run to run. Only the columns the expectations read go
+to pandas (all of them when an expectation may read any column), so the frame is bounded by
+the sample size and the suite, never by the table.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Collection
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from pipelines.lib.quality_ge import context, great_expectations
 from pipelines.lib.quality_suites import CheckOutcome, Suite, kwargs_of
+
+# GE domain types whose expectations read only the columns named in their arguments.
+COLUMN_DOMAINS = ("column", "column_pair", "multicolumn")
 
 
 def sample_frame(
-    con: duckdb.DuckDBPyConnection, table: str, sample_rows: int, derived: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    sample_rows: int,
+    derived: dict[str, str],
+    columns: Collection[str] | None = None,
+    total: int | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """The rows to validate (with the suite's derived columns) and a note of what they are."""
-    total = con.execute(f"select count(*) from {table}").fetchone()[0]
-    extra = "".join(f", {sql} as {name}" for name, sql in derived.items())
+    """The rows to validate (with the suite's derived columns) and a note of what they are.
+
+    `columns`: the table and derived columns to keep (default: all); `total`: the table's
+    row count when the caller already has it."""
+    if total is None:
+        total = con.execute(f"select count(*) from {table}").fetchone()[0]
+    if columns is None:
+        select = "".join(["*", *(f", {sql} as {name}" for name, sql in derived.items())])
+    else:
+        select = ", ".join(
+            [
+                *(f'"{c}"' for c in columns if c not in derived),
+                *(f"{sql} as {name}" for name, sql in derived.items() if name in columns),
+            ]
+        )
     if total <= sample_rows:
-        return con.execute(f"select *{extra} from {table}").df(), f"full table, {total} rows"
-    frame = con.execute(
-        f"select *{extra} from (select * from {table} as t order by hash(t) limit {sample_rows})"
-    ).df()
-    return frame, f"deterministic sample of {sample_rows} of {total} rows"
+        return con.execute(f"select {select} from {table}").df(), sample_note(total, sample_rows)
+    # The hash of the whole row: hash(c1, ..., cn) equals DuckDB's hash(t) of the row struct
+    # (the same combination of the column hashes), without building the struct.
+    row_hash = "hash(" + ", ".join(f'"{c}"' for c in _columns_of(con, table)) + ")"
+    if _has_rowid(con, table):
+        # Rank the row hashes alone, then fetch the chosen rows: the top-N keeps no payload.
+        query = (
+            f"select {select} from {table} where rowid in"
+            f" (select rowid from {table} order by {row_hash} limit {sample_rows})"
+            f" order by {row_hash}"
+        )
+    else:  # a view: no rowid
+        query = (
+            f"select {select} from (select * from {table} order by {row_hash} limit {sample_rows})"
+        )
+    return con.execute(query).df(), sample_note(total, sample_rows)
+
+
+def sample_note(total: int, sample_rows: int) -> str:
+    """What the row-level expectations of a table of `total` rows are evaluated on."""
+    if total <= sample_rows:
+        return f"full table, {total} rows"
+    return f"deterministic sample of {sample_rows} of {total} rows"
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [d[0] for d in con.execute(f"select * from {table} limit 0").description]
+
+
+def _has_rowid(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """A base table whose `rowid` is DuckDB's row id (not a column of that name)."""
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() t where schema_name = ? and table_name = ?"
+            " and not exists (select 1 from duckdb_columns() c where c.table_oid = t.table_oid"
+            " and lower(c.column_name) = 'rowid')",
+            [schema, name],
+        ).fetchone()[0]
+    )
+
+
+def columns_read(expectations: list[Any]) -> set[str] | None:
+    """The columns the expectations read (arguments and row conditions), or None when one of
+    them may read any column (a table-level expectation, a row condition given as text)."""
+    names: set[str] = set()
+    for expectation in expectations:
+        domain = getattr(getattr(expectation, "domain_type", None), "value", None)
+        if domain not in COLUMN_DOMAINS:
+            return None
+        kwargs = kwargs_of(expectation)
+        names |= {kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs}
+        names |= set(kwargs.get("column_list", ()))
+        if "row_condition" in kwargs:
+            condition = _condition_columns(kwargs["row_condition"])
+            if condition is None:
+                return None
+            names |= condition
+    return names
+
+
+def _condition_columns(condition: Any) -> set[str] | None:
+    if not isinstance(condition, dict):
+        return None
+    kind = condition.get("type")
+    if kind in ("comparison", "nullity"):
+        return {condition["column"]["name"]}
+    if kind in ("and", "or"):
+        parts = [_condition_columns(c) for c in condition.get("conditions", [])]
+        return None if any(p is None for p in parts) else set().union(*parts)
+    return None
 
 
 def validate_frame(frame: pd.DataFrame, name: str, expectations: list[Any]) -> list[Any]:
     """GE validation results, one per expectation, in the order given."""
     if not expectations:
         return []
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch = (
-        context.data_sources.add_pandas("quality")
-        .add_dataframe_asset(name)
-        .add_batch_definition_whole_dataframe("rows")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
-    suite = gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations])
-    result = batch.validate(suite, result_format="BASIC")
+    gx = great_expectations()
+    sources = context().data_sources
+    source = sources.add_pandas("quality")
+    try:
+        batch = (
+            source.add_dataframe_asset(name)
+            .add_batch_definition_whole_dataframe("rows")
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
+        suite = gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations])
+        result = batch.validate(suite, result_format="BASIC")
+    finally:
+        sources.delete("quality")  # its execution engine would keep the frame alive
     by_name = {r.expectation_config.meta["name"]: r for r in result.results}
     return [by_name[e.meta["name"]] for e in expectations]
 
@@ -66,15 +154,34 @@ def observed_from(result: Any) -> str:
 
 
 def validate_sample(
-    con: duckdb.DuckDBPyConnection, table: str, suite: Suite, expectations: list[Any]
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    suite: Suite,
+    expectations: list[Any],
+    table_columns: Collection[str] | None = None,
+    total: int | None = None,
 ) -> list[CheckOutcome]:
-    """Validate the row-level expectations of one dataset on its (sampled) rows."""
+    """Validate the row-level expectations of one dataset on its (sampled) rows.
+
+    `table_columns` and `total`: the table's columns and row count, when the caller has them."""
     if not expectations:
         return []
-    frame, evaluated_on = sample_frame(con, table, suite.sample_rows, suite.derived_columns)
-    present = [e for e in expectations if not _missing_columns(e, frame)]
-    missing = [e for e in expectations if _missing_columns(e, frame)]
-    results = validate_frame(frame, suite.name, present)
+    if table_columns is None:
+        table_columns = _columns_of(con, table)
+    available = [*table_columns, *(d for d in suite.derived_columns if d not in table_columns)]
+    present = [e for e in expectations if not _missing_columns(e, available)]
+    missing = [e for e in expectations if _missing_columns(e, available)]
+    if present:
+        read = columns_read(present)
+        keep = None if read is None else [c for c in available if c in read] or None
+        frame, evaluated_on = sample_frame(
+            con, table, suite.sample_rows, suite.derived_columns, keep, total
+        )
+        results = validate_frame(frame, suite.name, present)
+    else:  # nothing to validate: no rows to fetch
+        if total is None:
+            total = con.execute(f"select count(*) from {table}").fetchone()[0]
+        evaluated_on, results = sample_note(total, suite.sample_rows), []
     outcomes = [
         CheckOutcome.of(e, suite.name, r.success, observed_from(r), evaluated_on)
         for e, r in zip(present, results, strict=True)
@@ -85,7 +192,7 @@ def validate_sample(
     return outcomes
 
 
-def _missing_columns(expectation: Any, frame: pd.DataFrame) -> bool:
+def _missing_columns(expectation: Any, columns: Collection[str]) -> bool:
     kwargs = kwargs_of(expectation)
     named = [kwargs.get(k) for k in ("column", "column_A", "column_B")]
-    return any(c is not None and c not in frame.columns for c in named)
+    return any(c is not None and c not in columns for c in named)

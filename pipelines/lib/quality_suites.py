@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.lib.config import REPO_ROOT
+from pipelines.lib.quality_ge import great_expectations
 
 SEVERITIES = ("blocking", "warn")
 DIMENSIONS = ("conformance", "completeness", "plausibility")
@@ -45,10 +46,9 @@ class Suite:
 
 def load_suite(name: str) -> Suite:
     """Parse `<expectations dir>/<name>.json` with GE (which validates every expectation)."""
-    from great_expectations.core.expectation_suite import ExpectationSuite
-
+    gx = great_expectations()
     path = expectations_dir() / f"{name}.json"
-    suite = ExpectationSuite(**json.loads(path.read_text(encoding="utf-8")))
+    suite = gx.ExpectationSuite(**json.loads(path.read_text(encoding="utf-8")))
     names = [_checked_meta(e.meta, path)["name"] for e in suite.expectations]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
