@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.lib.quality_cross import validate_cross_source
-from pipelines.lib.quality_exact import EXACT_TYPES, column_types, evaluate_exact
+from pipelines.lib.quality_exact import EXACT_TYPES, column_types, evaluate_exact, scan_table
 from pipelines.lib.quality_history import RecordedCheck, Run, ensure_tables, last_good_rows, record
 from pipelines.lib.quality_report import write_run_report
 from pipelines.lib.quality_sample import validate_sample
@@ -28,7 +28,8 @@ def run_checks(dataset: str, run: Run) -> list[RecordedCheck]:
             outcomes = validate_cross_source(con, suite)
         else:
             table = suite.meta.get("table", f"ingested.{dataset}")
-            if not column_types(con, table):
+            types = column_types(con, table)
+            if not types:
                 outcomes = [
                     CheckOutcome.of(e, dataset, False, f"table {table} missing", "nothing")
                     for e in suite.expectations
@@ -37,8 +38,9 @@ def run_checks(dataset: str, run: Run) -> list[RecordedCheck]:
                 exact = [e for e in suite.expectations if e.expectation_type in EXACT_TYPES]
                 rows = [e for e in suite.expectations if e.expectation_type not in EXACT_TYPES]
                 history = last_good_rows(con, dataset, run)
-                outcomes = evaluate_exact(con, table, dataset, exact, history)
-                outcomes += validate_sample(con, table, suite, rows)
+                scan = scan_table(con, table, types, exact)
+                outcomes = evaluate_exact(con, table, dataset, exact, history, scan)
+                outcomes += validate_sample(con, table, suite, rows, list(types), scan.total)
         recorded = record(con, run, dataset, outcomes)
         write_run_report(con, run.run_id)
     return recorded

@@ -2,12 +2,16 @@
 
 A sample cannot prove a fill rate, a uniqueness or a row count at province scale, and the
 pandas frame loses DuckDB's column types, so these types are computed here in SQL with GE's
-semantics (`mostly` is the least passing share; nulls are ignored by uniqueness).
+semantics (`mostly` is the least passing share; nulls are ignored by uniqueness). One scan of
+the table gives the row count, every fill count and the distinct hashes of the unique
+columns; only a column with fewer distinct hashes than values (a duplicate) is read again to
+count exactly the rows that share a value.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -20,6 +24,7 @@ COUNT_TYPES = (
     "expect_column_values_to_be_unique",
     "expect_table_row_count_to_be_between",
 )
+UNIQUE = "expect_column_values_to_be_unique"
 EXACT_TYPES = SCHEMA_TYPES + COUNT_TYPES
 
 
@@ -34,17 +39,59 @@ def column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return dict(rows)
 
 
+@dataclass(frozen=True)
+class TableScan:
+    """What the exact expectations need from a table, read in one scan of it."""
+
+    types: dict[str, str]  # column -> DuckDB type
+    total: int
+    filled: dict[str, int]  # non-null values of every column the expectations name
+    distinct: dict[str, int]  # distinct hashes of the non-null values of the unique columns
+
+
+def scan_table(
+    con: duckdb.DuckDBPyConnection, table: str, types: dict[str, str], expectations: list[Any]
+) -> TableScan:
+    """Row count, fill counts and uniqueness hints of an existing table, in one scan."""
+    named = sorted({kwargs_of(e).get("column") for e in expectations} & set(types))
+    unique = sorted(
+        {kwargs_of(e).get("column") for e in expectations if e.expectation_type == UNIQUE}
+        & set(types)
+    )
+    # Equal values have equal hashes: as many distinct hashes as values proves uniqueness.
+    # Fewer (a duplicate, or a hash collision) sends the column to the exact count.
+    row = con.execute(
+        "select "
+        + ", ".join(
+            [
+                "count(*)",
+                *(f'count("{c}")' for c in named),
+                *(f'count(distinct hash("{c}")) filter (where "{c}" is not null)' for c in unique),
+            ]
+        )
+        + f" from {table}"
+    ).fetchone()
+    return TableScan(
+        types=types,
+        total=row[0],
+        filled=dict(zip(named, row[1 : 1 + len(named)], strict=True)),
+        distinct=dict(zip(unique, row[1 + len(named) :], strict=True)),
+    )
+
+
 def evaluate_exact(
     con: duckdb.DuckDBPyConnection,
     table: str,
     dataset: str,
     expectations: list[Any],
     last_good_rows: Callable[[str], int | None],
+    scan: TableScan | None = None,
 ) -> list[CheckOutcome]:
-    """`last_good_rows(check_name)`: the row count of the last run where that check passed."""
-    types = column_types(con, table)
-    total = con.execute(f"select count(*) from {table}").fetchone()[0]
-    filled = _filled_counts(con, table, expectations, types)
+    """`last_good_rows(check_name)`: the row count of the last run where that check passed;
+    `scan`: the table's `scan_table` when the caller has it."""
+    if scan is None:
+        scan = scan_table(con, table, column_types(con, table), expectations)
+    types, total = scan.types, scan.total
     whole = f"full table, {total} rows"
     outcomes = []
     for exp in expectations:
@@ -54,23 +101,12 @@ def evaluate_exact(
         elif exp.expectation_type in SCHEMA_TYPES:
             outcomes.append(_type_outcome(exp, dataset, types[column]))
         elif exp.expectation_type == "expect_column_values_to_not_be_null":
-            outcomes.append(_fill_outcome(exp, dataset, filled[column], total, whole))
-        elif exp.expectation_type == "expect_column_values_to_be_unique":
-            outcomes.append(_unique_outcome(con, table, exp, dataset, filled[column], whole))
+            outcomes.append(_fill_outcome(exp, dataset, scan.filled[column], total, whole))
+        elif exp.expectation_type == UNIQUE:
+            outcomes.append(_unique_outcome(con, table, exp, dataset, scan, whole))
         else:
             outcomes.append(_row_count_outcome(exp, dataset, total, whole, last_good_rows))
     return outcomes
-
-
-def _filled_counts(con, table, expectations, types) -> dict[str, int]:
-    """Non-null counts of every column the expectations name, in one scan of the table."""
-    columns = sorted({kwargs_of(e).get("column") for e in expectations} & set(types))
-    if not columns:
-        return {}
-    counts = con.execute(
-        "select " + ", ".join(f'count("{c}")' for c in columns) + f" from {table}"
-    ).fetchone()
-    return dict(zip(columns, counts, strict=True))
 
 
 def _type_outcome(exp, dataset: str, actual: str) -> CheckOutcome:
@@ -95,12 +131,15 @@ def _fill_outcome(exp, dataset: str, filled: int, total: int, whole: str) -> Che
     return CheckOutcome.of(exp, dataset, _share_passes(filled, total, mostly), observed, whole)
 
 
-def _unique_outcome(con, table, exp, dataset: str, non_null: int, whole: str) -> CheckOutcome:
+def _unique_outcome(con, table, exp, dataset: str, scan: TableScan, whole: str) -> CheckOutcome:
     column = kwargs_of(exp)["column"]
-    duplicated = con.execute(
-        f"select coalesce(sum(n), 0) from (select count(*) as n from {table}"
-        f' where "{column}" is not null group by "{column}" having count(*) > 1)'
-    ).fetchone()[0]
+    non_null = scan.filled[column]
+    duplicated = 0
+    if scan.distinct[column] < non_null:
+        duplicated = con.execute(
+            f"select coalesce(sum(n), 0) from (select count(*) as n from {table}"
+            f' where "{column}" is not null group by "{column}" having count(*) > 1)'
+        ).fetchone()[0]
     mostly = kwargs_of(exp).get("mostly", 1.0)
     passed = _share_passes(non_null - duplicated, non_null, mostly)
     observed = f"{duplicated} of {non_null} non-null rows share a value"
