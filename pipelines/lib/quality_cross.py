@@ -20,55 +20,71 @@ from pipelines.lib.sources import SOURCES
 CHILD_SOURCES = tuple(name for name, s in SOURCES.items() if s.child_level)
 
 
-def _linkage_by_source(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def _per_source(con: duckdb.DuckDBPyConnection, memo: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per source in one scan of the child records: its records, those whose child also has a
+    record in another source (linked), its children, and those of them with no archive."""
+    if "per_source" not in memo:
+        memo["per_source"] = con.execute(
+            """
+            with per_pair as (
+                select child_key, source, count(*) as n
+                from identity.child_records group by child_key, source
+            ), per_child as (
+                select child_key, count(source) as sources,
+                       bool_or(source = 'health_archives') as archived
+                from per_pair group by child_key
+            )
+            select p.source, sum(p.n)::bigint as records,
+                   coalesce(sum(p.n) filter (where c.sources > 1 and p.child_key is not null), 0)
+                       ::bigint as linked_records,
+                   count(*) as children,
+                   count(*) filter (where not (c.archived and p.child_key is not null))
+                       as children_without_archive
+            from per_pair p join per_child c on p.child_key is not distinct from c.child_key
+            group by p.source order by p.source
+            """
+        ).df()
+    return memo["per_source"]
+
+
+def _linkage_by_source(con: duckdb.DuckDBPyConnection, memo: dict) -> pd.DataFrame:
     # Linked = the record's child also has a record in another source.
-    return con.execute(
-        """
-        with multi as (
-            select child_key from identity.child_records
-            group by child_key having count(distinct source) > 1
-        )
-        select r.source, count(*) as records, count(m.child_key) as linked_records,
-               count(m.child_key) / count(*) as linked_share
-        from identity.child_records r left join multi m using (child_key)
-        group by r.source order by r.source
-        """
-    ).df()
+    frame = _per_source(con, memo)[["source", "records", "linked_records"]].copy()
+    frame["linked_share"] = frame["linked_records"] / frame["records"]
+    return frame
 
 
-def _enrolled_without_archive(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return con.execute(
-        """
-        with enrolled as (
-            select distinct child_key from identity.child_records where source = 'enrollments'
-        ), archived as (
-            select distinct child_key from identity.child_records
-            where source = 'health_archives'
-        )
-        select count(*) as enrolled_children,
-               count(*) filter (where a.child_key is null) as without_archive,
-               without_archive / nullif(enrolled_children, 0) as share
-        from enrolled e left join archived a using (child_key)
-        """
-    ).df()
+def _enrolled_without_archive(con: duckdb.DuckDBPyConnection, memo: dict) -> pd.DataFrame:
+    enrolled = _per_source(con, memo).query("source == 'enrollments'")
+    children = int(enrolled["children"].sum())
+    without = int(enrolled["children_without_archive"].sum())
+    return pd.DataFrame(
+        {
+            "enrolled_children": [children],
+            "without_archive": [without],
+            "share": [without / children if children else float("nan")],
+        }
+    )
 
 
-def _attribute_conflicts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def _attribute_conflicts(con: duckdb.DuckDBPyConnection, memo: dict) -> pd.DataFrame:
+    # One join per source on its record key (cheaper than one join of the union on two keys);
+    # min <> max is "more than one distinct value" without a distinct set per child.
     attributes = " union all ".join(
-        f"select '{s}' as source, record_key, birth_date, sex from ingested.{s}"
+        f"select c.child_key, a.birth_date, a.sex from identity.child_records c"
+        f" join ingested.{s} a on c.source = '{s}' and c.record_key = a.record_key"
         for s in CHILD_SOURCES
     )
     return con.execute(
         f"""
         with per_child as (
-            select c.child_key, count(distinct a.birth_date) as birth_dates,
-                   count(distinct a.sex) as sexes
-            from identity.child_records c join ({attributes}) a using (source, record_key)
-            group by c.child_key
+            select child_key, min(birth_date) <> max(birth_date) as birth_date_conflict,
+                   min(sex) <> max(sex) as sex_conflict
+            from ({attributes}) group by child_key
         )
         select count(*) as children,
-               count(*) filter (where birth_dates > 1) as birth_date_conflicts,
-               count(*) filter (where sexes > 1) as sex_conflicts,
+               count(*) filter (where birth_date_conflict) as birth_date_conflicts,
+               count(*) filter (where sex_conflict) as sex_conflicts,
                birth_date_conflicts / nullif(children, 0) as birth_date_conflict_share,
                sex_conflicts / nullif(children, 0) as sex_conflict_share
         from per_child
@@ -76,7 +92,7 @@ def _attribute_conflicts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def _enrollments_unknown_institution(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+def _enrollments_unknown_institution(con: duckdb.DuckDBPyConnection, memo: dict) -> pd.DataFrame:
     return con.execute(
         """
         select count(*) as enrollments,
@@ -89,7 +105,10 @@ def _enrollments_unknown_institution(con: duckdb.DuckDBPyConnection) -> pd.DataF
     ).df()
 
 
-METRICS: dict[str, tuple[Callable[[duckdb.DuckDBPyConnection], pd.DataFrame], tuple[str, ...]]] = {
+# metric -> (frame from the connection and a memo shared by the metrics of one run, tables)
+METRICS: dict[
+    str, tuple[Callable[[duckdb.DuckDBPyConnection, dict], pd.DataFrame], tuple[str, ...]]
+] = {
     "linkage_by_source": (_linkage_by_source, ("identity.child_records",)),
     "enrolled_without_archive": (_enrolled_without_archive, ("identity.child_records",)),
     "attribute_conflicts": (
@@ -120,7 +139,7 @@ def validate_cross_source(con: duckdb.DuckDBPyConnection, suite: Suite) -> list[
     unknown = {e.meta.get("metric") for e in suite.expectations} - set(METRICS)
     if unknown:
         raise ValueError(f"cross_source suite names unknown metrics: {sorted(map(str, unknown))}")
-    outcomes = []
+    outcomes, memo = [], {}
     for metric, (compute, tables) in METRICS.items():
         expectations = [e for e in suite.expectations if e.meta.get("metric") == metric]
         if not expectations:
@@ -133,7 +152,7 @@ def validate_cross_source(con: duckdb.DuckDBPyConnection, suite: Suite) -> list[
                 for e in expectations
             ]
             continue
-        frame = compute(con)
+        frame = compute(con, memo)
         results = validate_frame(frame, f"{CROSS_SOURCE}_{metric}", expectations)
         observed = _describe(frame)
         outcomes += [
