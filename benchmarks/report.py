@@ -118,6 +118,10 @@ def print_goals(result: dict) -> None:
     _goal("no-op refresh gives the same indicator values", str(noop["indicator_values"]), same)
     forced = result.get("noop_forced")
     if forced:
+        same = full["indicator_values"] == forced["indicator_values"]
+        _goal(
+            "--force refresh gives the same indicator values", str(forced["indicator_values"]), same
+        )
         print(
             f"  info  {'no-op with --force (whole job, cached files)':<44} {forced['wall_s']:.1f} s"
         )

@@ -111,7 +111,7 @@ def refresh(env: dict[str, str], log: Path, *args: str) -> tuple[Measured, RunLo
     return measured, run
 
 
-def bench(children: int, seed: int) -> dict:
+def bench(children: int, seed: int, forced: bool = True) -> dict:
     raw = dataset(children, seed)
     run_dir = raw.parent / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -134,7 +134,8 @@ def bench(children: int, seed: int) -> dict:
     }
     # noop: the same command again (skipped: nothing changed); noop_forced: `--force`, the
     # whole job over cached files.
-    for name, args in (("full", ()), ("noop", ()), ("noop_forced", ("--force",))):
+    runs = [("full", ()), ("noop", ()), ("noop_forced", ("--force",))]
+    for name, args in runs if forced else runs[:2]:
         measured, run = refresh(env, run_dir / f"refresh-{name}.log", *args)
         rows = warehouse_rows(warehouse)
         print(
@@ -210,10 +211,17 @@ def main() -> None:
     parser.add_argument(
         "--floor-only", action="store_true", help="re-measure only the floor of a saved run"
     )
+    parser.add_argument(
+        "--no-forced",
+        action="store_true",
+        help="leave out the third refresh (--force: the whole job again over cached files)",
+    )
     args = parser.parse_args()
     children = args.children or SCALES[args.scale]
-    run = floor_again if args.floor_only else bench
-    result = run(children, args.seed)
+    if args.floor_only:
+        result = floor_again(children, args.seed)
+    else:
+        result = bench(children, args.seed, forced=not args.no_forced)
     RESULTS_DIR.mkdir(exist_ok=True)
     out = result_path(children, args.seed)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
