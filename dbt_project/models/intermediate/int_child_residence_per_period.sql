@@ -3,27 +3,35 @@
 -- `closed` (latest archive dated <= D closed <= D as moved_out/died: out of every scope),
 -- `outside_district` (community not in the divisions: out of every scope),
 -- `unknown` (no community: district scope only), `resident`.
-with archives_to_date as (
+-- "Latest dated <= D" is an ASOF join (one archive per child and D, no fan-out over the
+-- child's archives); of two archives of one child on one date the greater record_key counts.
+with archives as (
     select
-        children.child_key,
-        children.period,
-        archives.community_code,
-        archives.closed_on <= children.period_end
-        and archives.close_reason in ('moved_out', 'died') as is_closed,
+        child_key,
+        record_date,
+        closed_on,
+        close_reason
+    from {{ ref('int_child_linked_records') }}
+    where source = 'health_archives'
+    qualify
         row_number() over (
-            partition by children.child_key, children.period
-            order by archives.record_date desc, archives.record_key desc
-        ) as recency,
+            partition by child_key, record_date
+            order by record_key desc
+        ) = 1
+),
+
+naming_archives as (
+    select
+        child_key,
+        record_date,
+        community_code
+    from {{ ref('int_child_linked_records') }}
+    where source = 'health_archives' and community_code is not null
+    qualify
         row_number() over (
-            partition by children.child_key, children.period, archives.community_code is null
-            order by archives.record_date desc, archives.record_key desc
-        ) as recency_among_same_naming
-    from {{ ref('int_under_three_children_per_period') }} as children
-    inner join {{ ref('int_child_linked_records') }} as archives
-        on
-            archives.child_key = children.child_key
-            and archives.source = 'health_archives'
-            and archives.record_date <= children.period_end
+            partition by child_key, record_date
+            order by record_key desc
+        ) = 1
 ),
 
 birth_communities as (
@@ -39,18 +47,16 @@ placed as (
     select
         children.child_key,
         children.period,
-        coalesce(latest.is_closed, false) as is_closed,
-        coalesce(latest_named.community_code, birth_communities.community_code) as community_code
+        coalesce(
+            latest.closed_on <= children.period_end and latest.close_reason in ('moved_out', 'died'), false
+        ) as is_closed,
+        coalesce(latest_naming.community_code, birth_communities.community_code) as community_code
     from {{ ref('int_under_three_children_per_period') }} as children
-    left join archives_to_date as latest
-        on latest.child_key = children.child_key and latest.period = children.period and latest.recency = 1
-    left join archives_to_date as latest_named
-        on
-            latest_named.child_key = children.child_key
-            and latest_named.period = children.period
-            and latest_named.community_code is not null
-            and latest_named.recency_among_same_naming = 1
-    left join birth_communities on birth_communities.child_key = children.child_key
+    asof left join archives as latest
+        on children.child_key = latest.child_key and children.period_end >= latest.record_date
+    asof left join naming_archives as latest_naming
+        on children.child_key = latest_naming.child_key and children.period_end >= latest_naming.record_date
+    left join birth_communities on children.child_key = birth_communities.child_key
 )
 
 select
@@ -66,4 +72,4 @@ select
     end as residence_status
 from placed
 left join {{ ref('stg_ingested__divisions') }} as divisions
-    on divisions.community_code = placed.community_code
+    on placed.community_code = divisions.community_code
