@@ -1,7 +1,6 @@
 -- One row per under-3 child in scope at D (resident, or residence unknown: district only) with
--- what the child indicators count: archived by D (the first archive is dated <= D), checked in
--- the year to D (the latest check dated <= D, an ASOF join, is in that year), on the 4:2:2
--- schedule.
+-- what the child indicators count: archived by D (the child's first archive is dated <= D),
+-- checked in the year to D, on the 4:2:2 schedule.
 with first_archives as (
     select
         child_key,
@@ -11,22 +10,16 @@ with first_archives as (
     group by child_key
 ),
 
-checks as (
-    select
-        child_key,
-        record_date as check_date
-    from {{ ref('int_child_linked_records') }}
-    where source = 'health_checks'
-),
-
-latest_checks as (
-    select
+checked_in_year as (
+    select distinct
         children.child_key,
-        children.period,
-        checks.check_date
+        children.period
     from {{ ref('int_under_three_children_per_period') }} as children
-    asof inner join checks
-        on checks.child_key = children.child_key and checks.check_date <= children.period_end
+    inner join {{ ref('int_child_linked_records') }} as checks
+        on
+            checks.child_key = children.child_key
+            and checks.source = 'health_checks'
+            and {{ in_year_to('checks.record_date', 'children.period_end') }}
 )
 
 select
@@ -37,7 +30,7 @@ select
     children.age_months,
     children.age_months >= 1 as is_one_month_or_older,
     coalesce(first_archives.first_archive_date <= children.period_end, false) as is_archived,
-    coalesce({{ in_year_to('latest_checks.check_date', 'children.period_end') }}, false) as is_checked_in_year,
+    checked_in_year.child_key is not null as is_checked_in_year,
     schedule.is_on_schedule
 from {{ ref('int_under_three_children_per_period') }} as children
 inner join {{ ref('int_child_residence_per_period') }} as residence
@@ -45,6 +38,6 @@ inner join {{ ref('int_child_residence_per_period') }} as residence
 inner join {{ ref('int_child_schedule_per_period') }} as schedule
     on schedule.child_key = children.child_key and schedule.period = children.period
 left join first_archives on first_archives.child_key = children.child_key
-left join latest_checks
-    on latest_checks.child_key = children.child_key and latest_checks.period = children.period
+left join checked_in_year
+    on checked_in_year.child_key = children.child_key and checked_in_year.period = children.period
 where residence.residence_status in ('resident', 'unknown')
