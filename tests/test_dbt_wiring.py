@@ -82,3 +82,17 @@ def test_a_build_reuses_the_parse_prepared_for_its_settings_and_keeps_its_own(
     assert result.success
     assert "UnableToPartialParse" in _parse_events(BUILDS_DIR / result.run_id)
     assert state.exists()
+
+
+def test_the_memory_bound_is_an_option_of_the_database_not_set_per_cursor():
+    # dbt-duckdb runs SET for each `settings:` entry on every new cursor, and DuckDB refuses
+    # to switch the temp directory once it has spilled there: the build would fail exactly
+    # when it needs the bound. `config_options` go to duckdb.connect once.
+    import yaml
+
+    from pipelines.lib.dbt import DBT_PROJECT_DIR
+
+    output = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["yiyu"]["outputs"]
+    options = output["work"]
+    assert {"memory_limit", "temp_directory"} <= set(options["config_options"])
+    assert not {"memory_limit", "temp_directory"} & set(options.get("settings") or {})
