@@ -18,8 +18,10 @@ from pipelines.lib.readers import discover
 from pipelines.lib.secret import secret_fingerprint
 from pipelines.lib.sources import SOURCES
 
-_CODE_DIRS = (
+_CODE_PATHS = (
     "pipelines",
+    "dbt_project/dbt_project.yml",
+    "dbt_project/profiles.yml",
     "dbt_project/models",
     "dbt_project/macros",
     "dbt_project/seeds",
@@ -42,8 +44,9 @@ def raw_snapshot() -> dict[str, str]:
 
 def _code_digest() -> str:
     digest = hashlib.sha256()
-    for folder in _CODE_DIRS:
-        for path in sorted((REPO_ROOT / folder).rglob("*")):
+    for part in _CODE_PATHS:
+        top = REPO_ROOT / part
+        for path in [top] if top.is_file() else sorted(top.rglob("*")):
             if path.suffix in _CODE_SUFFIXES and "__pycache__" not in path.parts:
                 digest.update(path.relative_to(REPO_ROOT).as_posix().encode())
                 digest.update(path.read_bytes())

@@ -1,0 +1,41 @@
+"""The no-op skip's summary of inputs changes with every file a refresh's result depends on."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.lib import fingerprint
+
+CODE_FILES = (
+    "pipelines/lib/x.py",
+    "dbt_project/dbt_project.yml",
+    "dbt_project/profiles.yml",
+    "dbt_project/models/m.sql",
+    "dbt_project/macros/m.sql",
+    "dbt_project/seeds/s.csv",
+    "expectations/e.json",
+)
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch, yiyu_env):
+    root = tmp_path / "repo"
+    for name in (*CODE_FILES, "dbt_project/models/notes.md", "README.md"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("v1")
+    monkeypatch.setattr(fingerprint, "REPO_ROOT", root)
+    return root
+
+
+@pytest.mark.parametrize("name", CODE_FILES)
+def test_a_changed_code_or_settings_file_changes_the_inputs(repo, name):
+    before = fingerprint.refresh_inputs()
+    (repo / name).write_text("v2")
+    assert fingerprint.refresh_inputs() != before
+
+
+def test_documentation_does_not_change_the_inputs(repo):
+    before = fingerprint.refresh_inputs()
+    (repo / "dbt_project/models/notes.md").write_text("v2")
+    (repo / "README.md").write_text("v2")
+    assert fingerprint.refresh_inputs() == before
