@@ -10,16 +10,16 @@ with first_archives as (
     group by child_key
 ),
 
-checked_in_year as (
-    select distinct
-        children.child_key,
-        children.period
-    from {{ ref('int_under_three_children_per_period') }} as children
-    inner join {{ ref('int_child_linked_records') }} as checks
-        on
-            checks.child_key = children.child_key
-            and checks.source = 'health_checks'
-            and {{ in_year_to('checks.record_date', 'children.period_end') }}
+-- Each child's check dates gathered once; each D looks for one in the year to D (no join of
+-- every period with every check of the child: that fan-out did not fit in memory at
+-- province scale). sqlfluff takes a lambda's parameter for a column (noqa: RF02).
+check_dates as (
+    select
+        child_key,
+        list(distinct record_date) as check_dates
+    from {{ ref('int_child_linked_records') }}
+    where source = 'health_checks'
+    group by child_key
 )
 
 select
@@ -30,7 +30,15 @@ select
     children.age_months,
     children.age_months >= 1 as is_one_month_or_older,
     coalesce(first_archives.first_archive_date <= children.period_end, false) as is_archived,
-    checked_in_year.child_key is not null as is_checked_in_year,
+    coalesce(
+        len(
+            list_filter(
+                check_dates.check_dates,
+                lambda check_date: {{ in_year_to('check_date', 'children.period_end') }}  -- noqa: RF02
+            )
+        ) > 0,
+        false
+    ) as is_checked_in_year,
     schedule.is_on_schedule
 from {{ ref('int_under_three_children_per_period') }} as children
 inner join {{ ref('int_child_residence_per_period') }} as residence
@@ -38,6 +46,5 @@ inner join {{ ref('int_child_residence_per_period') }} as residence
 inner join {{ ref('int_child_schedule_per_period') }} as schedule
     on schedule.child_key = children.child_key and schedule.period = children.period
 left join first_archives on first_archives.child_key = children.child_key
-left join checked_in_year
-    on checked_in_year.child_key = children.child_key and checked_in_year.period = children.period
+left join check_dates on check_dates.child_key = children.child_key
 where residence.residence_status in ('resident', 'unknown')
