@@ -10,16 +10,12 @@ with first_archives as (
     group by child_key
 ),
 
--- Each child's check dates gathered once; each D looks for one in the year to D (no join of
--- every period with every check of the child: that fan-out did not fit in memory at
--- province scale). sqlfluff takes a lambda's parameter for a column (noqa: RF02).
-check_dates as (
+checks as (
     select
         child_key,
-        list(distinct record_date) as check_dates
+        record_date
     from {{ ref('int_child_linked_records') }}
     where source = 'health_checks'
-    group by child_key
 )
 
 select
@@ -30,15 +26,9 @@ select
     children.age_months,
     children.age_months >= 1 as is_one_month_or_older,
     coalesce(first_archives.first_archive_date <= children.period_end, false) as is_archived,
-    coalesce(
-        len(
-            list_filter(
-                check_dates.check_dates,
-                lambda check_date: {{ in_year_to('check_date', 'children.period_end') }}  -- noqa: RF02
-            )
-        ) > 0,
-        false
-    ) as is_checked_in_year,
+    -- the child's latest check dated <= D lies in the year to D
+    coalesce({{ in_year_to('latest_check.record_date', 'children.period_end') }}, false)
+        as is_checked_in_year,
     schedule.is_on_schedule
 from {{ ref('int_under_three_children_per_period') }} as children
 inner join {{ ref('int_child_residence_per_period') }} as residence
@@ -46,5 +36,8 @@ inner join {{ ref('int_child_residence_per_period') }} as residence
 inner join {{ ref('int_child_schedule_per_period') }} as schedule
     on schedule.child_key = children.child_key and schedule.period = children.period
 left join first_archives on first_archives.child_key = children.child_key
-left join check_dates on check_dates.child_key = children.child_key
+-- ASOF: one row per child and D, no join with every check of the child (that fan-out, and a
+-- list of check dates per child, ran out of DuckDB memory at province scale)
+asof left join checks as latest_check
+    on latest_check.child_key = children.child_key and children.period_end >= latest_check.record_date
 where residence.residence_status in ('resident', 'unknown')
