@@ -5,6 +5,7 @@
 -- `unknown` (no community: district scope only), `resident`.
 -- "Latest dated <= D" is an ASOF join (one archive per child and D, no fan-out over the
 -- child's archives); of two archives of one child on one date the greater record_key counts.
+-- Archived by D (an archive dated <= D) comes from the same ASOF join.
 with archives as (
     select
         child_key,
@@ -47,6 +48,7 @@ placed as (
     select
         children.child_key,
         children.period,
+        latest.child_key is not null as is_archived,
         coalesce(
             latest.closed_on <= children.period_end and latest.close_reason in ('moved_out', 'died'), false
         ) as is_closed,
@@ -69,7 +71,8 @@ select
         when placed.community_code is null then 'unknown'
         when divisions.community_code is null then 'outside_district'
         else 'resident'
-    end as residence_status
+    end as residence_status,
+    placed.is_archived
 from placed
 left join {{ ref('stg_ingested__divisions') }} as divisions
     on placed.community_code = divisions.community_code

@@ -1,10 +1,12 @@
--- The 4:2:2 schedule of each under-3 child at D: milestones at 3, 6, 8, 12, 18, 24, 30, 36
--- months; milestone m is due when age >= m + 1; done = distinct check dates at ages of 2
--- months or more, up to D (newborn and one-month visits are not part of 4:2:2).
--- Each child's counted check dates are gathered once (a list per child) and each D counts
--- those dated <= D: no join of every period with every check of the child, no sort (measured
--- at 1M children against a running count with an ASOF join: a third less CPU). sqlfluff takes
--- a lambda's parameter for a column (noqa: RF02).
+-- The checks of each under-3 child at D. The 4:2:2 schedule: milestones at 3, 6, 8, 12, 18,
+-- 24, 30, 36 months; milestone m is due when age >= m + 1; done = distinct check dates at ages
+-- of 2 months or more, up to D (newborn and one-month visits are not part of 4:2:2). Checked
+-- in the year to D: any check (of any age) with D - 365 days < check date <= D.
+-- Each child's check dates are gathered once (a list per child) and each D filters them: no
+-- join of every period with every check of the child, no sort (measured at 1M children against
+-- a running count with an ASOF join: a third less CPU; checked in the year from the same list:
+-- 1 s more here, 6 s less than an ASOF join with every check in the facts; fits in 3GB at 3M
+-- children). sqlfluff takes a lambda's parameter for a column (noqa: RF02).
 {% set milestones = [3, 6, 8, 12, 18, 24, 30, 36] %}
 with births as (
     select distinct
@@ -28,7 +30,8 @@ counted_check_dates as (
         list_filter(
             check_dates.check_dates,
             lambda check_date: {{ age_in_months('births.birth_date', 'check_date') }} >= 2  -- noqa: RF02
-        ) as check_dates
+        ) as counted_check_dates,
+        check_dates.check_dates
     from births
     inner join check_dates on births.child_key = check_dates.child_key
 ),
@@ -53,9 +56,20 @@ done as (
         due.age_months,
         due.checks_due,
         coalesce(
-            len(list_filter(counted.check_dates, lambda check_date: check_date <= due.period_end)),  -- noqa: RF02
+            len(
+                list_filter(counted.counted_check_dates, lambda check_date: check_date <= due.period_end)  -- noqa: RF02
+            ),
             0
-        ) as checks_done
+        ) as checks_done,
+        coalesce(
+            len(
+                list_filter(
+                    counted.check_dates,
+                    lambda check_date: {{ in_year_to('check_date', 'due.period_end') }}  -- noqa: RF02
+                )
+            ) > 0,
+            false
+        ) as is_checked_in_year
     from due
     left join counted_check_dates as counted on due.child_key = counted.child_key
 )
@@ -66,5 +80,6 @@ select
     age_months,
     checks_due,
     checks_done,
-    checks_done >= checks_due as is_on_schedule
+    checks_done >= checks_due as is_on_schedule,
+    is_checked_in_year
 from done
