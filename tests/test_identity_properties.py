@@ -7,6 +7,7 @@ import random
 from collections import defaultdict
 
 import duckdb
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -142,17 +143,19 @@ def reference(delivery: dict) -> tuple[set[frozenset[str]], dict[str, str]]:
     return {frozenset(m) for m in members.values()}, method
 
 
-def _resolve(delivery: dict) -> duckdb.DuckDBPyConnection:
+def _resolve(delivery: dict, by_keys: bool = False) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     write_ingested(con, **delivery)
-    resolve_identity(con)
+    resolve_identity(con, by_keys=by_keys)
     return con
 
 
+# by_keys: records find their class by comparing keys, as when two classes' hashes collide.
+@pytest.mark.parametrize("by_keys", [False, True])
 @settings(max_examples=40, deadline=None)
 @given(delivery=deliveries)
-def test_matches_the_union_find_reference(delivery):
-    con = _resolve(delivery)
+def test_matches_the_union_find_reference(delivery, by_keys):
+    con = _resolve(delivery, by_keys)
     expected_partition, expected_methods = reference(delivery)
     assert partition(con) == expected_partition
     assert methods(con) == expected_methods

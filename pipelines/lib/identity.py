@@ -159,7 +159,7 @@ def _identifier_classes(con: duckdb.DuckDBPyConnection) -> None:
     Everything after this step works on integers only."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_cls AS
-        SELECT row_number() OVER () AS cid, *
+        SELECT row_number() OVER () AS cid, hash({KEYS}) AS h, *
         FROM (SELECT {KEYS}, count(*) AS n FROM _id_rec GROUP BY ALL)"""
     )
     values = " UNION ALL ".join(
@@ -239,61 +239,80 @@ def _resolve_classes(con: duckdb.DuckDBPyConnection) -> int:
     return rounds
 
 
-def _publish(con: duckdb.DuckDBPyConnection) -> None:
-    """Record-level assignment, children and metrics, replaced in one transaction."""
-    on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM c.{c}" for c in KEYS.split(", "))
-    # Every record with its class result, joined once (on strings) for the two passes below.
-    # A record without a class label (ambiguous, or without triple) is a child of its own,
-    # told apart by `own_ref`.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _id_rl AS
-        SELECT r.source, r.src_rank, r.record_key, r.sex, r.birth_date, r.community_code,
-            r.archive_date, x.child_lbl, x.is_ambiguous, x.shared_method,
-            CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key END AS own_ref
-        FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid)"""
-    )
+def classes_hash_apart(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether no two classes share the 64-bit hash of their keys: then a record's hash names
+    its own class, and records find their class by an integer join (a third of the cost of
+    comparing four strings); else by the keys themselves."""
+    return con.execute("SELECT count(DISTINCT h) = count(*) FROM _id_cls").fetchone()[0]
+
+
+def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
+    """Record-level assignment, children and metrics, replaced in one transaction.
+    `by_hash`: records find their class by its hash (classes_hash_apart())."""
+    keys = KEYS.split(", ")
+    if by_hash:
+        on = f"hash({', '.join(f'r.{c}' for c in keys)}) = c.h"
+    else:
+        on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM c.{c}" for c in keys)
     # child_key: md5 of the smallest identifier (or triple) value among the child's classes,
     # or of its own record: it depends on the data only, never on row order. Each such value
-    # belongs to exactly one child (an ambiguous record's triple names no child).
+    # belongs to exactly one child (an ambiguous record's triple names no child). Key and
+    # record count are known per class label before any record is touched.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _id_lbl AS
+        SELECT x.child_lbl, md5(min(x.key_value)) AS child_key, sum(c.n) AS n_records
+        FROM _id_res x JOIN _id_cls c USING (cid)
+        WHERE x.child_lbl IS NOT NULL GROUP BY x.child_lbl"""
+    )
+    # Every record with its child, joined once (on strings). A record without a class label
+    # (ambiguous, or without triple) is a child of its own, told apart by `own_ref`.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _id_rl AS
+        WITH classed AS (
+            SELECT r.source, r.src_rank, r.record_key, r.sex, r.birth_date, r.community_code,
+                r.archive_date, x.child_lbl, x.is_ambiguous, x.shared_method,
+                CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key END AS own_ref
+            FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid))
+        SELECT classed.* EXCLUDE (shared_method),
+            coalesce(l.child_key, md5('record:' || own_ref)) AS child_key,
+            coalesce(shared_method, CASE WHEN is_ambiguous THEN 'ambiguous'
+                WHEN l.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method
+        FROM classed LEFT JOIN _id_lbl l USING (child_lbl)"""
+    )
     # Attributes: from the best source (lowest src_rank), and within it the smallest value,
     # found with one integer min over src_rank and the value's code.
+    per_source = ", ".join(
+        f"count(*) FILTER (WHERE source = '{s}') AS \"{s}\"" for s in ATTRIBUTE_PRIORITY
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_children AS
-        WITH agg AS (
-            SELECT child_lbl, own_ref,
-                min(src_rank * {DAY_CODES} + (birth_date - {DAY_ZERO})) AS birth_date_code,
-                min(src_rank * 10 + CASE sex WHEN 'F' THEN 1 WHEN 'M' THEN 2 END) AS sex_code,
-                min(community_code) AS birth_community_code,
-                bool_or(source = 'births') AS has_birth_record,
-                bool_or(source = 'health_archives') AS has_archive,
-                min(archive_date) AS first_archive_date,
-                count(*) AS n_records,
-                min(birth_date) <> max(birth_date) AS birth_date_conflict,
-                min(sex) <> max(sex) AS sex_conflict,
-                bool_or(is_ambiguous) AS is_ambiguous
-            FROM _id_rl GROUP BY child_lbl, own_ref),
-        keys AS (
-            SELECT child_lbl, min(key_value) AS key_value FROM _id_res
-            WHERE child_lbl IS NOT NULL GROUP BY child_lbl)
-        SELECT agg.*,
-            md5(coalesce(keys.key_value, 'record:' || agg.own_ref)) AS child_key,
-            ['F', 'M'][sex_code % 10] AS sex,
-            {DAY_ZERO} + (birth_date_code % {DAY_CODES})::INTEGER AS birth_date
-        FROM agg LEFT JOIN keys USING (child_lbl)"""
+        SELECT any_value(child_key) AS child_key,
+            ['F', 'M'][min(src_rank * 10 + CASE sex WHEN 'F' THEN 1 WHEN 'M' THEN 2 END) % 10]
+                AS sex,
+            {DAY_ZERO} + (min(src_rank * {DAY_CODES} + (birth_date - {DAY_ZERO})) % {DAY_CODES})
+                ::INTEGER AS birth_date,
+            min(community_code) AS birth_community_code,
+            bool_or(source = 'births') AS has_birth_record,
+            bool_or(source = 'health_archives') AS has_archive,
+            min(archive_date) AS first_archive_date,
+            count(*) AS n_records,
+            min(birth_date) <> max(birth_date) AS birth_date_conflict,
+            min(sex) <> max(sex) AS sex_conflict,
+            bool_or(is_ambiguous) AS is_ambiguous,
+            {per_source}
+        FROM _id_rl GROUP BY child_lbl, own_ref"""
     )
     sources = ", ".join(f"('{s}', {i})" for i, s in enumerate(ATTRIBUTE_PRIORITY, start=1))
+    conflicts = ", ".join(
+        f'sum("{s}") FILTER (WHERE birth_date_conflict OR sex_conflict)::BIGINT AS "{s}"'
+        for s in ATTRIBUTE_PRIORITY
+    )
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS identity")
         con.execute(
             """CREATE OR REPLACE TABLE identity.child_records AS
-            SELECT r.source, r.record_key, ch.child_key,
-                coalesce(r.shared_method, CASE WHEN r.is_ambiguous THEN 'ambiguous'
-                    WHEN ch.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
-                r.is_ambiguous
-            FROM _id_rl r JOIN _id_children ch
-                ON ch.child_lbl IS NOT DISTINCT FROM r.child_lbl
-                AND ch.own_ref IS NOT DISTINCT FROM r.own_ref"""
+            SELECT source, record_key, child_key, link_method, is_ambiguous FROM _id_rl"""
         )
         con.execute(
             """CREATE OR REPLACE TABLE identity.children AS
@@ -306,19 +325,33 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
         failpoint("identity")  # mid-transaction: a kill here must leave nothing half-written
         con.execute(
             f"""CREATE OR REPLACE TABLE identity.linkage_metrics AS
+            WITH methods AS (
+                SELECT source,
+                    count(*) AS records,
+                    count(*) FILTER (WHERE link_method = 'id_number') AS linked_by_id_number,
+                    count(*) FILTER (WHERE link_method = 'birth_cert') AS linked_by_birth_cert,
+                    count(*) FILTER (WHERE link_method = 'archive_no') AS linked_by_archive_no,
+                    count(*) FILTER (WHERE link_method = 'demographics')
+                        AS linked_by_demographics,
+                    count(*) FILTER (WHERE link_method = 'ambiguous') AS ambiguous,
+                    count(*) FILTER (WHERE link_method = 'none') AS unlinked
+                FROM _id_rl GROUP BY source),
+            -- a record is in conflict when its child is: the children count theirs per source
+            conflicts AS (
+                UNPIVOT (SELECT {conflicts} FROM _id_children)
+                ON COLUMNS(*) INTO NAME source VALUE conflicts)
             SELECT s.source,
-                count(r.record_key) AS records,
-                count(*) FILTER (WHERE r.link_method = 'id_number') AS linked_by_id_number,
-                count(*) FILTER (WHERE r.link_method = 'birth_cert') AS linked_by_birth_cert,
-                count(*) FILTER (WHERE r.link_method = 'archive_no') AS linked_by_archive_no,
-                count(*) FILTER (WHERE r.link_method = 'demographics') AS linked_by_demographics,
-                count(*) FILTER (WHERE r.link_method = 'ambiguous') AS ambiguous,
-                count(*) FILTER (WHERE r.link_method = 'none') AS unlinked,
-                count(*) FILTER (WHERE ch.birth_date_conflict OR ch.sex_conflict) AS conflicts
+                coalesce(m.records, 0) AS records,
+                coalesce(m.linked_by_id_number, 0) AS linked_by_id_number,
+                coalesce(m.linked_by_birth_cert, 0) AS linked_by_birth_cert,
+                coalesce(m.linked_by_archive_no, 0) AS linked_by_archive_no,
+                coalesce(m.linked_by_demographics, 0) AS linked_by_demographics,
+                coalesce(m.ambiguous, 0) AS ambiguous,
+                coalesce(m.unlinked, 0) AS unlinked,
+                coalesce(k.conflicts, 0) AS conflicts
             FROM (VALUES {sources}) s(source, rank)
-            LEFT JOIN identity.child_records r USING (source)
-            LEFT JOIN identity.children ch USING (child_key)
-            GROUP BY s.source, s.rank ORDER BY s.rank"""
+            LEFT JOIN methods m USING (source) LEFT JOIN conflicts k USING (source)
+            ORDER BY s.rank"""
         )
         con.execute("COMMIT")
     except Exception:
@@ -326,8 +359,10 @@ def _publish(con: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
-def resolve_identity(con: duckdb.DuckDBPyConnection) -> dict:
-    """Build schema `identity` from `ingested.*`; returns a summary for the asset metadata."""
+def resolve_identity(con: duckdb.DuckDBPyConnection, by_keys: bool = False) -> dict:
+    """Build schema `identity` from `ingested.*`; returns a summary for the asset metadata.
+    `by_keys`: records find their class by its keys even when the hashes would do (the path
+    a hash collision takes, for tests)."""
     started = time.perf_counter()
     # Row order carries no meaning here (not preserving it lets DuckDB write in parallel), and
     # a progress bar has no terminal in a run; the caller's settings come back afterwards.
@@ -341,7 +376,7 @@ def resolve_identity(con: duckdb.DuckDBPyConnection) -> dict:
         _records_view(con)
         _identifier_classes(con)
         rounds = _resolve_classes(con)
-        _publish(con)
+        _publish(con, by_hash=not by_keys and classes_hash_apart(con))
     finally:
         for name, value in before.items():
             con.execute(f"SET {name} = {value}")

@@ -155,7 +155,8 @@ def read_file(source: Source, path: Path, rel: str, version: str) -> FileOutcome
 
 
 def _prune_cache(source: Source, used: set[str]) -> None:
-    """Entries of files no longer delivered (or of older code) are never read again."""
+    """Entries of files no longer delivered (or of older code) are never read again: the
+    view `ingested.<source>` reads the entries in `used`."""
     folder = settings().cache_dir / source.name
     if folder.is_dir():
         for entry in folder.iterdir():
@@ -193,7 +194,6 @@ def _read_files(
         outcomes.append(outcome)
         verb = "parsed" if outcome.parsed_this_run else "unchanged, from cache"
         progress(f"{source.name} [{index}/{len(files)}] {rel}: {outcome.rows_read} rows, {verb}")
-    _prune_cache(source, {o.valid_path.parent.name for o in outcomes})
     return outcomes
 
 
@@ -207,39 +207,75 @@ def _supersede(
     """Create `ingested.<source>`: the valid rows of every file not dated after today, the
     later file winning, then the later row, per natural key. Set-based in DuckDB over the
     cache's Parquet files, so memory is bounded by DuckDB's limit, not by the data.
+
+    The rows stay in those files: `ingested.<source>` is a view of them without the rows
+    listed in `unloaded.<source>` (_file, _row: dated after today, or superseded). Copying a
+    province's rows into DuckDB's own storage cost more than all later scans of them (19M
+    health checks: 35 s, mostly compressing keyed hashes, which do not compress), and a scan
+    of the Parquet files costs about what a scan of the table does.
     Returns the rows quarantined as date_in_future."""
-    table = f"ingested.{source.name}"
+    table, unloaded = f"ingested.{source.name}", f"unloaded.{source.name}"
+    con.execute("CREATE SCHEMA IF NOT EXISTS unloaded")
+    con.execute(f"CREATE OR REPLACE TABLE {unloaded} (_file VARCHAR, _row BIGINT)")
+    _drop_relation(con, "ingested", source.name)
     if not outcomes:
         empty = pl.DataFrame(schema={**parse.output_schema(source), "_file": pl.String})
         con.register("_empty", empty.to_arrow())
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS FROM _empty")
+        con.execute(f"CREATE TABLE {table} AS FROM _empty")
         con.unregister("_empty")
         return pl.DataFrame(schema={**parse.QUARANTINE_SCHEMA, "file": pl.String})
-    files = pl.DataFrame(
-        {
-            "path": [str(o.valid_path) for o in outcomes],
-            "_file": [o.file for o in outcomes],
-            "_order": list(range(len(outcomes))),
-        }
-    )
-    con.register("_files", files.to_arrow())
     paths = ", ".join(_sql_text(str(o.valid_path)) for o in outcomes)
-    staged = f"""(SELECT t.* EXCLUDE (filename), f._file, f._order,
-            {_future_column(source, today)} AS _future
-        FROM read_parquet([{paths}], filename = true) t JOIN _files f ON t.filename = f.path)"""
-    key = ", ".join(f'"{k}"' for k in (["record_key"] if source.person_level else source.key))
+    files = ", ".join(
+        f"({_sql_text(str(o.valid_path))}, {_sql_text(o.file)}, {order})"
+        for order, o in enumerate(outcomes)
+    )
+    rows = f"""read_parquet([{paths}], filename = true) t
+        JOIN (VALUES {files}) f(_path, _file, _order) ON t.filename = f._path"""
+    con.execute(
+        f"""CREATE VIEW {table} AS
+        SELECT t.* EXCLUDE (filename), f._file FROM {rows}
+        ANTI JOIN {unloaded} u ON u._file = f._file AND u._row = t._row"""
+    )
+    staged = f"(SELECT t.* EXCLUDE (filename), f._file, f._order FROM {rows})"
     future = con.sql(
         f"""SELECT _row AS row_number, _future AS column_name, 'date_in_future' AS reason_code,
             _future || ': after today ({today.isoformat()})' AS detail, _file AS file
-        FROM {staged} WHERE _future IS NOT NULL ORDER BY _order, _row"""
+        FROM (SELECT *, {_future_column(source, today)} AS _future FROM {staged})
+        WHERE _future IS NOT NULL ORDER BY _order, _row"""
     ).pl()
+    con.register("_future", future.to_arrow())
+    keys = ["record_key"] if source.person_level else list(source.key)
+    key = ", ".join(f'"{k}"' for k in keys)
+    same_key = " AND ".join(f'r."{k}" IS NOT DISTINCT FROM d."{k}"' for k in keys)
+    # Most keys occur once: only the rows of a repeated key are ranked.
     con.execute(
-        f"""CREATE OR REPLACE TABLE {table} AS
-        SELECT * EXCLUDE (_order, _future) FROM {staged} WHERE _future IS NULL
-        QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _order DESC, _row DESC) = 1"""
+        f"""INSERT INTO {unloaded}
+        WITH dated AS (
+            SELECT {key}, _file, _order, _row FROM {staged}
+            ANTI JOIN _future x ON x.file = _file AND x.row_number = _row),
+        repeated AS (SELECT {key} FROM dated GROUP BY ALL HAVING count(*) > 1)
+        SELECT file, row_number FROM _future
+        UNION ALL
+        SELECT r._file, r._row FROM dated r SEMI JOIN repeated d ON {same_key}
+        QUALIFY row_number() OVER (
+            PARTITION BY {", ".join(f'r."{k}"' for k in keys)} ORDER BY r._order DESC, r._row DESC
+        ) > 1"""
     )
-    con.unregister("_files")
+    con.unregister("_future")
     return future.cast({**parse.QUARANTINE_SCHEMA, "file": pl.String})
+
+
+def _drop_relation(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:
+    """Drop `schema.name`, a table or a view (a work file of an older version has tables)."""
+    kinds = con.execute(
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE schema_name = $1 AND table_name = $2"
+        " AND database_name = current_database()"
+        " UNION ALL SELECT 'VIEW' FROM duckdb_views() WHERE schema_name = $1 AND view_name = $2"
+        " AND database_name = current_database()",
+        [schema, name],
+    ).fetchall()
+    for (kind,) in kinds:
+        con.execute(f'DROP {kind} "{schema}"."{name}"')
 
 
 def _audit(
@@ -248,8 +284,8 @@ def _audit(
     outcomes: list[FileOutcome],
     quarantine: pl.DataFrame,
 ) -> pl.DataFrame:
-    loaded = con.sql(
-        f"SELECT _file AS file, count(*) AS rows_loaded FROM ingested.{source.name} GROUP BY _file"
+    unloaded = con.sql(
+        f"SELECT _file AS file, count(*) AS unloaded FROM unloaded.{source.name} GROUP BY _file"
     ).pl()
     quarantined = quarantine.group_by("file").len("rows_quarantined")
     future = (
@@ -274,17 +310,16 @@ def _audit(
     ]
     file_schema = {k: v for k, v in AUDIT_SCHEMA.items() if k not in _COUNTED}
     file_schema["rows_parsed_valid"] = pl.Int64
-    # Valid rows neither dated after today nor loaded were superseded by a later row.
+    # Valid rows not loaded were dated after today or superseded by a later row.
     return (
         pl.DataFrame(file_rows, schema=file_schema)
-        .join(loaded, on="file", how="left")
+        .join(unloaded, on="file", how="left")
         .join(quarantined, on="file", how="left")
         .join(future, on="file", how="left")
+        .with_columns(pl.col("unloaded", "rows_quarantined", "future").fill_null(0).cast(pl.Int64))
         .with_columns(
-            pl.col("rows_loaded", "rows_quarantined", "future").fill_null(0).cast(pl.Int64)
-        )
-        .with_columns(
-            rows_superseded=pl.col("rows_parsed_valid") - pl.col("future") - pl.col("rows_loaded")
+            rows_loaded=pl.col("rows_parsed_valid") - pl.col("unloaded"),
+            rows_superseded=pl.col("unloaded") - pl.col("future"),
         )
         .select(list(AUDIT_SCHEMA))
     )
@@ -325,6 +360,8 @@ def ingest_source(
     except Exception:
         con.execute("ROLLBACK")
         raise
+    # Only now: until the commit, the previous `ingested.<source>` may read these entries.
+    _prune_cache(source, {o.valid_path.parent.name for o in outcomes})
     return result
 
 
