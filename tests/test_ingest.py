@@ -245,6 +245,25 @@ def test_supersession_across_deliveries_and_the_audit_equation(yiyu_env):
         )
 
 
+def test_files_of_equal_content_are_parsed_once_and_the_later_one_wins(yiyu_env):
+    header = "survey_no,community_code,survey_date,passed\n"
+    body = header + "".join(f"Q{i},C1,2023-05-0{i % 9 + 1},是\n" for i in range(40))
+    names = ["2023/05.csv", "2023/05_重发.csv", "2023/06.csv", "2023/06_重发.csv"]
+    for name in names:  # two pairs of equal files: the threads parse two at a time
+        _write(yiyu_env / "raw/parenting_surveys" / name, body)
+    result = _ingest(yiyu_env, "parenting_surveys")
+    audit = {r["file"]: r for r in result.audit.iter_rows(named=True)}
+    # One cache entry for all four; the first file in order counts as the one parsed.
+    assert [audit[n]["parsed_this_run"] for n in sorted(names)] == [True, False, False, False]
+    assert len({r["content_sha256"] for r in audit.values()}) == 1
+    # The last file in order wins every survey; the others' rows are superseded.
+    assert [audit[n]["rows_loaded"] for n in sorted(names)] == [0, 0, 0, 40]
+    assert [audit[n]["rows_superseded"] for n in sorted(names)] == [40, 40, 40, 0]
+    assert set(result.table["_file"]) == {sorted(names)[-1]}
+    cache = yiyu_env / "warehouse" / "cache" / "parenting_surveys"
+    assert [p.name.endswith(ingest.parser_version()) for p in cache.iterdir()] == [True]
+
+
 def test_mothers_id_and_bad_check_character_are_dropped_with_warnings(yiyu_env):
     own = _valid_id("330206", "20230105", "002")  # 17th digit 2: a girl
     mother = _valid_id("330206", "19950310", "024")

@@ -10,7 +10,9 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -38,6 +40,8 @@ _CODE_FILES = (
 # Rows parsed at once: a multi-million-row file (a province's history export) is parsed in
 # parts so that memory stays bounded.
 PARSE_CHUNK_ROWS = 500_000
+# Files parsed at once (_CacheFiller).
+PARSE_THREADS = 2
 
 _COUNTED = ("rows_loaded", "rows_quarantined", "rows_superseded")
 AUDIT_SCHEMA = {
@@ -94,7 +98,7 @@ def _parse_into(folder: Path, source: Source, path: Path, data: bytes) -> None:
     """Parse one file into its cache entry, PARSE_CHUNK_ROWS rows at a time so the parse's
     working memory does not grow with the file. Written to a temporary folder and renamed,
     so a killed run never leaves half an entry."""
-    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
+    tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     empty_valid = pl.DataFrame(schema=parse.output_schema(source))
@@ -129,29 +133,48 @@ def _parse_into(folder: Path, source: Source, path: Path, data: bytes) -> None:
     tmp.rename(folder)
 
 
-def read_file(source: Source, path: Path, rel: str, version: str) -> FileOutcome:
-    data = path.read_bytes()
-    content_sha = hashlib.sha256(data).hexdigest()
-    folder = _cache_dir(source, content_sha, version)
-    parsed_this_run = not (folder / "meta.json").exists()
-    if parsed_this_run:
-        _parse_into(folder, source, path, data)
-        failpoint("parsing")
-    meta = json.loads((folder / "meta.json").read_text())
-    return FileOutcome(
-        file=rel,
-        content_sha256=content_sha,
-        file_format=meta["file_format"],
-        encoding=meta["encoding"],
-        rows_read=meta["rows_read"],
-        valid_path=folder / "valid.parquet",
-        quarantine=pl.read_parquet(folder / "quarantine.parquet"),
-        warnings=pl.read_parquet(folder / "warnings.parquet"),
-        unknown_columns=meta["unknown_columns"],
-        reject_reason=meta["reject_reason"],
-        first_ingested_at=datetime.fromisoformat(meta["first_ingested_at"]),
-        parsed_this_run=parsed_this_run,
-    )
+class _CacheFiller:
+    """Parses the files of one source into the cache, PARSE_THREADS at a time: polars,
+    pyarrow and calamine work outside the GIL, so a second file parses while the first one's
+    Python runs. Files of equal content share one entry, parsed once under its own lock."""
+
+    def __init__(self, source: Source, version: str):
+        self.source, self.version = source, version
+        self.created: set[str] = set()  # entries parsed this run
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def fill(self, path: Path) -> str:
+        """The content hash of `path`, its cache entry made when missing."""
+        data = path.read_bytes()
+        content_sha = hashlib.sha256(data).hexdigest()
+        with self._guard:
+            lock = self._locks.setdefault(content_sha, threading.Lock())
+        with lock:
+            folder = _cache_dir(self.source, content_sha, self.version)
+            if not (folder / "meta.json").exists():
+                _parse_into(folder, self.source, path, data)
+                failpoint("parsing")
+                self.created.add(content_sha)
+        return content_sha
+
+    def outcome(self, rel: str, content_sha: str, parsed_this_run: bool) -> FileOutcome:
+        folder = _cache_dir(self.source, content_sha, self.version)
+        meta = json.loads((folder / "meta.json").read_text())
+        return FileOutcome(
+            file=rel,
+            content_sha256=content_sha,
+            file_format=meta["file_format"],
+            encoding=meta["encoding"],
+            rows_read=meta["rows_read"],
+            valid_path=folder / "valid.parquet",
+            quarantine=pl.read_parquet(folder / "quarantine.parquet"),
+            warnings=pl.read_parquet(folder / "warnings.parquet"),
+            unknown_columns=meta["unknown_columns"],
+            reject_reason=meta["reject_reason"],
+            first_ingested_at=datetime.fromisoformat(meta["first_ingested_at"]),
+            parsed_this_run=parsed_this_run,
+        )
 
 
 def _prune_cache(source: Source, used: set[str]) -> None:
@@ -185,15 +208,24 @@ class SourceResult:
 def _read_files(
     source: Source, source_dir: Path, progress: Callable[[str], None]
 ) -> list[FileOutcome]:
-    version = parser_version()
+    filler = _CacheFiller(source, parser_version())
     files = readers.discover(source_dir)
-    outcomes = []
-    for index, path in enumerate(files, start=1):
-        rel = path.relative_to(source_dir).as_posix()
-        outcome = read_file(source, path, rel, version)
-        outcomes.append(outcome)
-        verb = "parsed" if outcome.parsed_this_run else "unchanged, from cache"
-        progress(f"{source.name} [{index}/{len(files)}] {rel}: {outcome.rows_read} rows, {verb}")
+    outcomes: list[FileOutcome] = []
+    seen: set[str] = set()
+    with ThreadPoolExecutor(PARSE_THREADS) as pool:
+        # In file order, whichever thread parsed: of files with equal content the first
+        # counts as parsed, the others as from the cache, as when parsed one after another.
+        for index, (path, content_sha) in enumerate(
+            zip(files, pool.map(filler.fill, files), strict=True), start=1
+        ):
+            rel = path.relative_to(source_dir).as_posix()
+            parsed = content_sha in filler.created and content_sha not in seen
+            seen.add(content_sha)
+            outcome = filler.outcome(rel, content_sha, parsed)
+            outcomes.append(outcome)
+            verb = "parsed" if parsed else "unchanged, from cache"
+            counted = f"[{index}/{len(files)}] {rel}: {outcome.rows_read} rows"
+            progress(f"{source.name} {counted}, {verb}")
     return outcomes
 
 
@@ -224,7 +256,9 @@ def _supersede(
         con.execute(f"CREATE TABLE {table} AS FROM _empty")
         con.unregister("_empty")
         return pl.DataFrame(schema={**parse.QUARANTINE_SCHEMA, "file": pl.String})
-    paths = ", ".join(_sql_text(str(o.valid_path)) for o in outcomes)
+    # Files of equal content share one cache entry: it is read once and its rows are each
+    # file's rows.
+    paths = ", ".join(_sql_text(str(p)) for p in dict.fromkeys(o.valid_path for o in outcomes))
     files = ", ".join(
         f"({_sql_text(str(o.valid_path))}, {_sql_text(o.file)}, {order})"
         for order, o in enumerate(outcomes)
