@@ -1,18 +1,30 @@
 """The marts against a hand-built working database (tests/fixtures/marts/warehouse.py).
 
 The fixture is written as rows of the `ingested.*` and `identity.*` tables, then the real
-dbt project is built through the real Dagster assets (`dbt build`: seeds, models, data tests,
-unit tests), and the marts are compared with the figures worked out by hand below.
+dbt project is built through the real Dagster assets (`dbt build`: seeds, models, data tests),
+dbt's unit tests run on the built project, and the marts are compared with the figures worked
+out by hand below.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
+from pipelines.lib.dbt import (
+    BUILDS_DIR,
+    DBT_PROJECT_DIR,
+    dbt_executable,
+    dbt_project,
+    dbt_vars_arg,
+    profile_env,
+)
 from tests.fixtures.marts.warehouse import AS_OF, C11, C12, C21, PERIOD_START, S1, S2, write_fixture
 
 DISTRICT = "330206"
@@ -177,16 +189,63 @@ def materialize_marts(
     )
 
 
+def run_unit_tests(work_dir: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    """`dbt test --select test_type:unit` on the project built in work_dir (settings() must
+    point there); the process and its run_results.json."""
+    target = work_dir / "unit-target"
+    done = subprocess.run(
+        [
+            dbt_executable(),
+            "test",
+            "--select",
+            "test_type:unit",
+            "--project-dir",
+            DBT_PROJECT_DIR,
+            "--profiles-dir",
+            DBT_PROJECT_DIR,
+            "--target-path",
+            target,
+            "--log-path",
+            target,
+            *dbt_vars_arg(),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **profile_env()},
+    )
+    return done, json.loads((target / "run_results.json").read_text())
+
+
 @pytest.fixture(scope="module")
-def marts(tmp_path_factory: pytest.TempPathFactory):
+def built(tmp_path_factory: pytest.TempPathFactory):
+    """The fixture built through Dagster, then dbt's unit tests run on it."""
     work_dir = tmp_path_factory.mktemp("marts")
     write_fixture(work_dir / "work.duckdb")
     with pytest.MonkeyPatch.context() as monkeypatch:
         result = materialize_marts(work_dir, monkeypatch)
+        run_results = BUILDS_DIR / result.run_id / "run_results.json"
+        built_nodes = [r["unique_id"] for r in json.loads(run_results.read_text())["results"]]
+        unit_tests = run_unit_tests(work_dir)
     assert result.success, [e.message for e in result.get_step_failure_events()]
-    con = duckdb.connect(str(work_dir / "work.duckdb"), read_only=True)
+    return work_dir, built_nodes, unit_tests
+
+
+@pytest.fixture(scope="module")
+def marts(built):
+    con = duckdb.connect(str(built[0] / "work.duckdb"), read_only=True)
     yield con
     con.close()
+
+
+def test_dbt_unit_tests_pass_and_the_refresh_build_leaves_them_out(built):
+    _, built_nodes, (done, results) = built
+    assert done.returncode == 0, done.stdout[-3000:]
+    ran = {r["unique_id"] for r in results["results"] if r["status"] == "pass"}
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    assert ran == set(manifest["unit_tests"]) and len(ran) >= 12
+    # The Dagster build: every model and data test, no unit test.
+    expected = {n for n, node in manifest["nodes"].items() if node["resource_type"] != "analysis"}
+    assert set(built_nodes) == expected
 
 
 def rows_of(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
