@@ -262,16 +262,14 @@ def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
         frame = _staff_identity(frame)
         checks.append((pl.col("_e_id"), pl.col("_m_id"), "id_number"))
 
-    frame = frame.with_columns(
-        _reason=pl.coalesce(r for r, _, _ in checks),
-        _column=pl.coalesce(pl.when(r.is_not_null()).then(pl.lit(n)) for r, _, n in checks),
-        _detail=pl.coalesce(pl.when(r.is_not_null()).then(m) for r, m, _ in checks),
-    ).collect()
+    frame = frame.with_columns(_reason=pl.coalesce(r for r, _, _ in checks)).collect()
+    # Column and message only for the quarantined rows: polars would build every message
+    # of every row otherwise.
     quarantine = frame.filter(pl.col("_reason").is_not_null()).select(
         row_number=pl.col("_row"),
-        column_name=pl.col("_column"),
+        column_name=pl.coalesce(pl.when(r.is_not_null()).then(pl.lit(n)) for r, _, n in checks),
         reason_code=pl.col("_reason"),
-        detail=pl.col("_detail"),
+        detail=pl.coalesce(pl.when(r.is_not_null()).then(m) for r, m, _ in checks),
     )
     good = frame.filter(pl.col("_reason").is_null())
     warnings = _warnings(good) if source.child_level else _empty_warnings()
