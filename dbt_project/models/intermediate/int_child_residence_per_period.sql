@@ -5,7 +5,10 @@
 -- `unknown` (no community: district scope only), `resident`.
 -- "Latest dated <= D" is an ASOF join (one archive per child and D, no fan-out over the
 -- child's archives); of two archives of one child on one date the greater record_key counts.
--- Archived by D (an archive dated <= D) comes from the same ASOF join.
+-- Each archive date carries the community of the latest naming archive up to that date, so one
+-- ASOF join finds both the latest archive and the latest naming one (a second ASOF join over
+-- the children and periods cost more than this window over the archives). Archived by D (an
+-- archive dated <= D) comes from the same ASOF join.
 with archives as (
     select
         child_key,
@@ -35,6 +38,23 @@ naming_archives as (
         ) = 1
 ),
 
+dated_archives as (
+    select
+        archives.child_key,
+        archives.record_date,
+        archives.closed_on,
+        archives.close_reason,
+        last_value(naming_archives.community_code ignore nulls) over (
+            partition by archives.child_key
+            order by archives.record_date
+            rows between unbounded preceding and current row
+        ) as community_code
+    from archives
+    -- a naming archive is an archive: each of its dates is one of archives'
+    left join naming_archives
+        on archives.child_key = naming_archives.child_key and archives.record_date = naming_archives.record_date
+),
+
 birth_communities as (
     select
         child_key,
@@ -52,12 +72,10 @@ placed as (
         coalesce(
             latest.closed_on <= children.period_end and latest.close_reason in ('moved_out', 'died'), false
         ) as is_closed,
-        coalesce(latest_naming.community_code, birth_communities.community_code) as community_code
+        coalesce(latest.community_code, birth_communities.community_code) as community_code
     from {{ ref('int_under_three_children_per_period') }} as children
-    asof left join archives as latest
+    asof left join dated_archives as latest
         on children.child_key = latest.child_key and children.period_end >= latest.record_date
-    asof left join naming_archives as latest_naming
-        on children.child_key = latest_naming.child_key and children.period_end >= latest_naming.record_date
     left join birth_communities on children.child_key = birth_communities.child_key
 )
 
