@@ -113,7 +113,13 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "link_method": V,
         "is_ambiguous": B,
     },
-    "children": {"child_key": V, "sex": V, "birth_date": D},
+    "children": {
+        "child_key": V,
+        "sex": V,
+        "birth_date": D,
+        "birth_date_conflict": B,
+        "sex_conflict": B,
+    },
 }
 IDENTITY = ("child_records", "children")
 
@@ -299,6 +305,27 @@ def write_table(con, qualified: str, rows: list[dict]) -> None:
     con.execute(f"insert into {qualified} ({', '.join(names)}) select * from frame")
 
 
+def with_conflicts(tables: dict[str, list[dict]], sources: list[str]) -> list[dict]:
+    """The children with identity's conflict flags, worked out here from the records as the
+    tables stand: a child conflicts when its records hold two birth dates (or two sexes)."""
+    child_of = {(r["source"], r["record_key"]): r["child_key"] for r in tables["child_records"]}
+    dates: dict[str, set] = {}
+    sexes: dict[str, set] = {}
+    for source in sources:
+        for row in tables[source]:
+            child = child_of.get((source, row["record_key"]))
+            dates.setdefault(child, set()).add(row["birth_date"])
+            sexes.setdefault(child, set()).add(row["sex"])
+    return [
+        {
+            **c,
+            "birth_date_conflict": len(dates.get(c["child_key"], ())) > 1,
+            "sex_conflict": len(sexes.get(c["child_key"], ())) > 1,
+        }
+        for c in tables["children"]
+    ]
+
+
 def stand_in_assets(tables: dict[str, list[dict]]) -> list:
     """Assets with the real keys that write the given tables, plus a tiny downstream mart."""
 
@@ -315,8 +342,8 @@ def stand_in_assets(tables: dict[str, list[dict]]) -> list:
     @dg.asset(key=["identity", "child_index"], deps=[["ingested", s] for s in child_sources])
     def child_index() -> None:
         with work_db() as con:
-            for name in IDENTITY:
-                write_table(con, f"identity.{name}", tables[name])
+            write_table(con, "identity.child_records", tables["child_records"])
+            write_table(con, "identity.children", with_conflicts(tables, child_sources))
 
     # Like the real marts, the probe reads the child index and every ingested source.
     @dg.asset(deps=[["identity", "child_index"], *(["ingested", s] for s in SOURCES)])

@@ -15,9 +15,6 @@ import pandas as pd
 from pipelines.lib.quality_exact import column_types
 from pipelines.lib.quality_sample import observed_from, validate_frame
 from pipelines.lib.quality_suites import CROSS_SOURCE, CheckOutcome, Suite
-from pipelines.lib.sources import SOURCES
-
-CHILD_SOURCES = tuple(name for name, s in SOURCES.items() if s.child_level)
 
 
 def _per_source(con: duckdb.DuckDBPyConnection, memo: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -68,26 +65,19 @@ def _enrolled_without_archive(con: duckdb.DuckDBPyConnection, memo: dict) -> pd.
 
 
 def _attribute_conflicts(con: duckdb.DuckDBPyConnection, memo: dict) -> pd.DataFrame:
-    # One join per source on its record key (cheaper than one join of the union on two keys);
-    # min <> max is "more than one distinct value" without a distinct set per child.
-    attributes = " union all ".join(
-        f"select c.child_key, a.birth_date, a.sex from identity.child_records c"
-        f" join ingested.{s} a on c.source = '{s}' and c.record_key = a.record_key"
-        for s in CHILD_SOURCES
-    )
+    # Identity flags a child whose records disagree on birth date or sex (more than one
+    # distinct value over all its records): counted from its children, no join of records.
     return con.execute(
-        f"""
-        with per_child as (
-            select child_key, min(birth_date) <> max(birth_date) as birth_date_conflict,
-                   min(sex) <> max(sex) as sex_conflict
-            from ({attributes}) group by child_key
-        )
-        select count(*) as children,
-               count(*) filter (where birth_date_conflict) as birth_date_conflicts,
-               count(*) filter (where sex_conflict) as sex_conflicts,
+        """
+        select *,
                birth_date_conflicts / nullif(children, 0) as birth_date_conflict_share,
                sex_conflicts / nullif(children, 0) as sex_conflict_share
-        from per_child
+        from (
+            select count(*) as children,
+                   count(*) filter (where birth_date_conflict) as birth_date_conflicts,
+                   count(*) filter (where sex_conflict) as sex_conflicts
+            from identity.children
+        )
         """
     ).df()
 
@@ -111,10 +101,7 @@ METRICS: dict[
 ] = {
     "linkage_by_source": (_linkage_by_source, ("identity.child_records",)),
     "enrolled_without_archive": (_enrolled_without_archive, ("identity.child_records",)),
-    "attribute_conflicts": (
-        _attribute_conflicts,
-        ("identity.child_records", *(f"ingested.{s}" for s in CHILD_SOURCES)),
-    ),
+    "attribute_conflicts": (_attribute_conflicts, ("identity.children",)),
     "enrollments_unknown_institution": (
         _enrollments_unknown_institution,
         ("ingested.enrollments", "ingested.institutions"),
