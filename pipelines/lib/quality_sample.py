@@ -48,19 +48,15 @@ def sample_frame(
     if total <= sample_rows:
         return con.execute(f"select {select} from {table}").df(), sample_note(total, sample_rows)
     # The hash of the whole row: hash(c1, ..., cn) equals DuckDB's hash(t) of the row struct
-    # (the same combination of the column hashes), without building the struct.
+    # (the same combination of the column hashes), without building the struct. Ranked with
+    # the row's lineage alone (_file, _row: one row each in every ingested relation), then
+    # the chosen rows fetched: a top-N carrying whole rows of a province's 19M checks did not
+    # fit DuckDB's memory.
     row_hash = "hash(" + ", ".join(f'"{c}"' for c in _columns_of(con, table)) + ")"
-    if _has_rowid(con, table):
-        # Rank the row hashes alone, then fetch the chosen rows: the top-N keeps no payload.
-        query = (
-            f"select {select} from {table} where rowid in"
-            f" (select rowid from {table} order by {row_hash} limit {sample_rows})"
-            f" order by {row_hash}"
-        )
-    else:  # a view: no rowid
-        query = (
-            f"select {select} from (select * from {table} order by {row_hash} limit {sample_rows})"
-        )
+    order = f"{row_hash}, _file, _row"
+    query = f"""
+        with pick as (select _file, _row from {table} order by {order} limit {sample_rows})
+        select {select} from {table} semi join pick using (_file, _row) order by {order}"""
     return con.execute(query).df(), sample_note(total, sample_rows)
 
 
@@ -73,19 +69,6 @@ def sample_note(total: int, sample_rows: int) -> str:
 
 def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [d[0] for d in con.execute(f"select * from {table} limit 0").description]
-
-
-def _has_rowid(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """A base table whose `rowid` is DuckDB's row id (not a column of that name)."""
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() t where schema_name = ? and table_name = ?"
-            " and not exists (select 1 from duckdb_columns() c where c.table_oid = t.table_oid"
-            " and lower(c.column_name) = 'rowid')",
-            [schema, name],
-        ).fetchone()[0]
-    )
 
 
 def columns_read(expectations: list[Any]) -> set[str] | None:
