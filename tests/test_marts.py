@@ -17,14 +17,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.lib.dbt import (
-    BUILDS_DIR,
-    DBT_PROJECT_DIR,
-    dbt_executable,
-    dbt_project,
-    dbt_vars_arg,
-    profile_env,
-)
+from pipelines.lib.dbt import BUILDS_DIR, dbt_command, dbt_project, profile_env
 from tests.fixtures.marts.warehouse import AS_OF, C11, C12, C21, PERIOD_START, S1, S2, write_fixture
 
 DISTRICT = "330206"
@@ -194,21 +187,7 @@ def run_unit_tests(work_dir: Path) -> tuple[subprocess.CompletedProcess, dict]:
     point there); the process and its run_results.json."""
     target = work_dir / "unit-target"
     done = subprocess.run(
-        [
-            dbt_executable(),
-            "test",
-            "--select",
-            "test_type:unit",
-            "--project-dir",
-            DBT_PROJECT_DIR,
-            "--profiles-dir",
-            DBT_PROJECT_DIR,
-            "--target-path",
-            target,
-            "--log-path",
-            target,
-            *dbt_vars_arg(),
-        ],
+        dbt_command("test", "--select", "test_type:unit", target=target),
         capture_output=True,
         text=True,
         env={**os.environ, **profile_env()},

@@ -132,6 +132,24 @@ def dbt_vars_arg() -> list[str]:
     return ["--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
 
 
+def dbt_command(*args: str, target: Path) -> list[str | Path]:
+    """A dbt command line on this project with the vars from settings(), its artifacts and
+    log in `target`; the environment must carry profile_env()."""
+    return [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        DBT_PROJECT_DIR,
+        "--profiles-dir",
+        DBT_PROJECT_DIR,
+        "--target-path",
+        target,
+        "--log-path",
+        target,
+        *dbt_vars_arg(),
+    ]
+
+
 def parse_state_dir() -> Path:
     """Where the partial-parse state for the current settings lives: named by a hash of what
     dbt compares before it reuses one (the vars and the profile's environment)."""
@@ -186,19 +204,7 @@ def prepare_manifest() -> Path:
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=manifest.parent, prefix="parse-") as scratch:
         subprocess.run(
-            [
-                dbt_executable(),
-                "parse",
-                "--project-dir",
-                DBT_PROJECT_DIR,
-                "--profiles-dir",
-                DBT_PROJECT_DIR,
-                "--target-path",
-                scratch,
-                "--log-path",
-                scratch,
-                *dbt_vars_arg(),
-            ],
+            dbt_command("parse", target=Path(scratch)),
             check=True,
             capture_output=True,
             env={**os.environ, **profile_env()},
