@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
-from pipelines.lib.config import settings
 from pipelines.lib.fingerprint import refresh_inputs, remember_refresh, unchanged_since_last_refresh
-
-
-def dagster_instance():
-    """A persistent instance beside the warehouse, so runs show in the UI (`dev.sh ui`)."""
-    import dagster as dg
-
-    home = os.environ.setdefault("DAGSTER_HOME", str(settings().warehouse_dir / "dagster"))
-    os.makedirs(home, exist_ok=True)
-    return dg.DagsterInstance.get()
 
 
 def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
@@ -35,6 +24,7 @@ def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
     import dagster as dg
 
     from pipelines.definitions import defs
+    from pipelines.lib.dagster_storage import dagster_instance
 
     job = defs.resolve_job_def(job_name)
     with dagster_instance() as instance:
