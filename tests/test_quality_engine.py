@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -199,3 +201,28 @@ def test_a_retried_check_replaces_its_rows_of_the_run(warehouse):
     # An empty table: every fill rate passes vacuously, but the table itself is flagged.
     failing = {r.outcome.check_name for r in again if not r.outcome.passed}
     assert failing == {"row_count_nonzero"}
+
+
+def test_great_expectations_is_imported_by_its_worker_only():
+    """Suites are parsed and frames validated in the worker process (pipelines/lib/quality_ge.py),
+    so the refresh's own process never pays GE's import: it stays out of its modules."""
+    probe = """
+import sys
+import pandas as pd
+from pipelines.lib.quality_ge import Rule, stop_worker, validate
+from pipelines.lib.quality_suites import load_suite
+
+load_suite("parenting_surveys")  # parsed by GE in the worker
+kind, kwargs, meta = "expect_column_values_to_not_be_null", {"column": "x"}, {"name": "x"}
+rule = Rule(kind, kwargs, meta, "column", {"type": kind, "kwargs": kwargs, "meta": meta})
+(result,) = validate(pd.DataFrame({"x": [1.0, None, 3.0, None, 5.0]}), "probe", [rule])
+stop_worker()
+print(result.success, result.observed, "great_expectations" in sys.modules, sep="|")
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    # 2 of the 5 values are null: GE counts them as unexpected, out of all 5 rows
+    assert done.stdout.strip().split("|") == [
+        "False",
+        "2 of 5 values unexpected (40.00%)",
+        "False",
+    ]

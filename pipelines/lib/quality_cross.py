@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from pipelines.lib.quality_exact import column_types
-from pipelines.lib.quality_sample import observed_from, validate_frame
+from pipelines.lib.quality_ge import RuleResult, validate
 from pipelines.lib.quality_suites import CROSS_SOURCE, CheckOutcome, Suite
 
 
@@ -140,7 +140,7 @@ def validate_cross_source(con: duckdb.DuckDBPyConnection, suite: Suite) -> list[
             ]
             continue
         frame = compute(con, memo)
-        results = validate_frame(frame, f"{CROSS_SOURCE}_{metric}", expectations)
+        results = validate(frame, f"{CROSS_SOURCE}_{metric}", expectations)
         observed = _describe(frame)
         outcomes += [
             CheckOutcome.of(e, CROSS_SOURCE, r.success, _observed(r, observed), where)
@@ -149,7 +149,6 @@ def validate_cross_source(con: duckdb.DuckDBPyConnection, suite: Suite) -> list[
     return outcomes
 
 
-def _observed(result: Any, frame_text: str) -> str:
+def _observed(result: RuleResult, frame_text: str) -> str:
     # A GE error (e.g. a misspelt column) must show, not hide behind the frame's numbers.
-    failed_to_run = result.exception_info and result.exception_info.get("raised_exception")
-    return observed_from(result) if failed_to_run else frame_text
+    return result.observed if result.raised else frame_text

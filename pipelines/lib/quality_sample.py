@@ -1,4 +1,4 @@
-"""Row-level expectations validated by Great Expectations on a pandas frame.
+"""Row-level expectations validated by Great Expectations (its worker: quality_ge.py).
 
 A table larger than the suite's `sample_rows` is validated on a deterministic sample: the
 rows with the smallest hash of their content, so the same data always gives the same sample
@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pipelines.lib.quality_ge import context, great_expectations
+from pipelines.lib.quality_ge import Rule, validate
 from pipelines.lib.quality_suites import CheckOutcome, Suite, kwargs_of
 
 # GE domain types whose expectations read only the columns named in their arguments.
@@ -71,13 +71,12 @@ def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [d[0] for d in con.execute(f"select * from {table} limit 0").description]
 
 
-def columns_read(expectations: list[Any]) -> set[str] | None:
+def columns_read(expectations: list[Rule]) -> set[str] | None:
     """The columns the expectations read (arguments and row conditions), or None when one of
     them may read any column (a table-level expectation, a row condition given as text)."""
     names: set[str] = set()
     for expectation in expectations:
-        domain = getattr(getattr(expectation, "domain_type", None), "value", None)
-        if domain not in COLUMN_DOMAINS:
+        if expectation.domain not in COLUMN_DOMAINS:
             return None
         kwargs = kwargs_of(expectation)
         names |= {kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs}
@@ -102,45 +101,11 @@ def _condition_columns(condition: Any) -> set[str] | None:
     return None
 
 
-def validate_frame(frame: pd.DataFrame, name: str, expectations: list[Any]) -> list[Any]:
-    """GE validation results, one per expectation, in the order given."""
-    if not expectations:
-        return []
-    gx = great_expectations()
-    sources = context().data_sources
-    source = sources.add_pandas("quality")
-    try:
-        batch = (
-            source.add_dataframe_asset(name)
-            .add_batch_definition_whole_dataframe("rows")
-            .get_batch(batch_parameters={"dataframe": frame})
-        )
-        suite = gx.ExpectationSuite(name=name, expectations=[e.copy() for e in expectations])
-        result = batch.validate(suite, result_format="BASIC")
-    finally:
-        sources.delete("quality")  # its execution engine would keep the frame alive
-    by_name = {r.expectation_config.meta["name"]: r for r in result.results}
-    return [by_name[e.meta["name"]] for e in expectations]
-
-
-def observed_from(result: Any) -> str:
-    """A count-only summary of a GE result: never the unexpected values themselves."""
-    if result.exception_info and result.exception_info.get("raised_exception"):
-        message = str(result.exception_info.get("exception_message", "")).splitlines()[0]
-        return f"not evaluable: {message[:200]}"
-    details = result.result or {}
-    if "unexpected_count" in details:
-        checked = details.get("element_count", 0) - details.get("missing_count", 0)
-        percent = details.get("unexpected_percent") or 0.0
-        return f"{details['unexpected_count']} of {checked} values unexpected ({percent:.2f}%)"
-    return f"observed {details.get('observed_value')}"
-
-
 def validate_sample(
     con: duckdb.DuckDBPyConnection,
     table: str,
     suite: Suite,
-    expectations: list[Any],
+    expectations: list[Rule],
     table_columns: Collection[str] | None = None,
     total: int | None = None,
 ) -> list[CheckOutcome]:
@@ -160,13 +125,13 @@ def validate_sample(
         frame, evaluated_on = sample_frame(
             con, table, suite.sample_rows, suite.derived_columns, keep, total
         )
-        results = validate_frame(frame, suite.name, present)
+        results = validate(frame, suite.name, present)
     else:  # nothing to validate: no rows to fetch
         if total is None:
             total = con.execute(f"select count(*) from {table}").fetchone()[0]
         evaluated_on, results = sample_note(total, suite.sample_rows), []
     outcomes = [
-        CheckOutcome.of(e, suite.name, r.success, observed_from(r), evaluated_on)
+        CheckOutcome.of(e, suite.name, r.success, r.observed, evaluated_on)
         for e, r in zip(present, results, strict=True)
     ]
     outcomes += [
@@ -175,7 +140,7 @@ def validate_sample(
     return outcomes
 
 
-def _missing_columns(expectation: Any, columns: Collection[str]) -> bool:
+def _missing_columns(expectation: Rule, columns: Collection[str]) -> bool:
     kwargs = kwargs_of(expectation)
     named = [kwargs.get(k) for k in ("column", "column_A", "column_B")]
     return any(c is not None and c not in columns for c in named)

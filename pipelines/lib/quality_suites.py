@@ -7,14 +7,13 @@ Every expectation carries meta `name` (stable within its suite, the key of the h
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipelines.lib.config import REPO_ROOT
-from pipelines.lib.quality_ge import great_expectations
+from pipelines.lib.quality_ge import Rule, parse_suite
 
 SEVERITIES = ("blocking", "warn")
 DIMENSIONS = ("conformance", "completeness", "plausibility")
@@ -28,10 +27,10 @@ def expectations_dir() -> Path:
 
 @dataclass(frozen=True)
 class Suite:
-    """A loaded suite: the GE expectations plus the suite-level meta."""
+    """A loaded suite: the expectations as GE parsed them, plus the suite-level meta."""
 
     name: str
-    expectations: list[Any]  # great_expectations Expectation objects
+    expectations: list[Rule]
     meta: dict[str, Any]
 
     @property
@@ -46,14 +45,16 @@ class Suite:
 
 def load_suite(name: str) -> Suite:
     """Parse `<expectations dir>/<name>.json` with GE (which validates every expectation)."""
-    gx = great_expectations()
     path = expectations_dir() / f"{name}.json"
-    suite = gx.ExpectationSuite(**json.loads(path.read_text(encoding="utf-8")))
-    names = [_checked_meta(e.meta, path)["name"] for e in suite.expectations]
+    try:
+        rules, meta = parse_suite(path.read_text(encoding="utf-8"))
+    except ValueError as invalid:
+        raise ValueError(f"{path}: {invalid}") from None
+    names = [_checked_meta(e.meta, path)["name"] for e in rules]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"{path}: expectation names used twice: {duplicates}")
-    return Suite(name=name, expectations=list(suite.expectations), meta=dict(suite.meta or {}))
+    return Suite(name=name, expectations=rules, meta=meta)
 
 
 def _checked_meta(meta: dict[str, Any] | None, path: Path) -> dict[str, Any]:
@@ -65,9 +66,9 @@ def _checked_meta(meta: dict[str, Any] | None, path: Path) -> dict[str, Any]:
     return meta
 
 
-def kwargs_of(expectation: Any) -> dict[str, Any]:
-    """The expectation's arguments as written in the suite (GE fills unset ones with None)."""
-    return {k: v for k, v in expectation.configuration.kwargs.items() if v is not None}
+def kwargs_of(expectation: Rule) -> dict[str, Any]:
+    """The expectation's arguments as written in the suite."""
+    return dict(expectation.kwargs)
 
 
 def condition_text(condition: Any) -> str:
@@ -83,7 +84,7 @@ def condition_text(condition: Any) -> str:
     return f"({joined})"
 
 
-def describe_expected(expectation: Any) -> str:
+def describe_expected(expectation: Rule) -> str:
     """`expect_x(column, k=v, ...)`: readable and complete enough to reproduce the rule."""
     kwargs = kwargs_of(expectation)
     if "row_condition" in kwargs:
@@ -111,7 +112,7 @@ class CheckOutcome:
     @classmethod
     def of(
         cls,
-        expectation: Any,
+        expectation: Rule,
         dataset: str,
         passed: bool,
         observed: str,

@@ -6,6 +6,7 @@ import sys
 import time
 
 from pipelines.lib.fingerprint import refresh_inputs, remember_refresh, unchanged_since_last_refresh
+from pipelines.lib.quality_ge import start_worker, stop_worker
 
 
 def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
@@ -20,15 +21,19 @@ def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
         )
         return 0
 
-    # Imported only when there is work: loading Dagster and dbt costs seconds.
+    # GE imports on the other core while Dagster and dbt load here (seconds each).
+    start_worker()
     import dagster as dg
 
     from pipelines.definitions import defs
     from pipelines.lib.dagster_storage import dagster_instance
 
     job = defs.resolve_job_def(job_name)
-    with dagster_instance() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    try:
+        with dagster_instance() as instance:
+            result = job.execute_in_process(instance=instance, raise_on_error=False)
+    finally:
+        stop_worker()
     seconds = time.perf_counter() - started
     for event in result.all_events:
         if event.is_step_failure:
