@@ -3,12 +3,15 @@ all rows or a deterministic sample, age-conditioned ranges and the status change
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
 
+import psutil
 import pytest
 
 from pipelines.lib.quality import run_checks
@@ -226,3 +229,29 @@ print(result.success, result.observed, "great_expectations" in sys.modules, sep=
         "2 of 5 values unexpected (40.00%)",
         "False",
     ]
+
+
+def test_the_worker_ends_when_the_refresh_is_killed():
+    """A refresh killed before it stops the worker must not leave it running."""
+    probe = """
+import os, signal
+import psutil
+from pipelines.lib.quality_ge import start_worker
+from pipelines.lib.quality_suites import load_suite
+
+start_worker()
+load_suite("births")
+workers = [p for p in psutil.Process().children() if "spawn_main" in " ".join(p.cmdline())]
+print(*[p.pid for p in workers], flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    refresh = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True)
+    (worker,) = [psutil.Process(int(p)) for p in refresh.stdout.readline().split()]
+    assert refresh.wait(timeout=60) == -signal.SIGKILL
+    try:  # gone already, or within 10 s: else TimeoutExpired fails the test
+        worker.wait(timeout=10)
+    except psutil.NoSuchProcess:
+        pass
+    finally:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            worker.kill()  # when the test failed: no orphan left behind

@@ -10,10 +10,13 @@ first suite it loads. The rest of the code sees only plain data (`Rule`, `RuleRe
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -60,19 +63,17 @@ def start_worker() -> None:
 
 
 def stop_worker() -> None:
-    """End the worker at once: like `yiyu refresh` itself, it skips tearing down GE's modules
-    (about 1 s); nothing in it holds a file or state to save."""
     if _worker.cache_info().currsize:
-        worker = _worker()
+        _worker().shutdown(wait=True)
         _worker.cache_clear()
-        worker.submit(os._exit, 0)
-        worker.shutdown(wait=True)
 
 
 @functools.cache
 def _worker() -> ProcessPoolExecutor:
     # spawn: a fresh interpreter, nothing inherited from a process that runs Dagster threads
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+    )
 
 
 def _in_worker(function: Any, *args: Any) -> Any:
@@ -80,6 +81,20 @@ def _in_worker(function: Any, *args: Any) -> Any:
 
 
 # Below: runs in the worker.
+
+
+def _worker_init() -> None:
+    """Once told to stop, end without tearing down GE's modules (about 1 s; nothing here holds
+    a file or state to save). End too when the refresh's process dies without stopping it
+    (killed): a pool worker would otherwise wait for work for ever."""
+    atexit.register(os._exit, 0)
+    parent = multiprocessing.parent_process()
+
+    def exit_with_parent() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
 
 
 def _great_expectations() -> Any:
