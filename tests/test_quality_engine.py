@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 import psutil
 import pytest
 
+from pipelines.lib import quality_sample
 from pipelines.lib.quality import run_checks
 from pipelines.lib.quality_history import Run, status_change
 from pipelines.lib.quality_sample import sample_frame
@@ -88,6 +89,20 @@ def test_the_sample_is_deterministic_and_taken_from_the_table(warehouse):
     by_key = {r["record_key"]: r for r in rows}
     for key, age in zip(first["record_key"], first["age_days"], strict=True):
         assert age == (by_key[key]["check_date"] - by_key[key]["birth_date"]).days
+
+
+@pytest.mark.parametrize("factor", [2, 0])  # 0: no row passes the cutoff, all are ranked
+def test_the_sample_is_the_rows_with_the_smallest_row_hashes(warehouse, monkeypatch, factor):
+    monkeypatch.setattr(quality_sample, "CANDIDATE_FACTOR", factor)
+    table = "ingested.health_checks"
+    rows = [check_row(n, date(2023, 1, 1), n % 700, 60.0 + n % 30) for n in range(2000)]
+    with work_db() as con:
+        write_table(con, table, rows)
+        frame, _ = sample_frame(con, table, 300, {})
+        columns = ", ".join(d[0] for d in con.execute(f"select * from {table} limit 0").description)
+        hashed = con.execute(f"select record_key, hash({columns}), _file, _row from {table}")
+        ranked = sorted(hashed.fetchall(), key=lambda r: r[1:])  # every row, ranked in Python
+    assert list(frame["record_key"]) == [r[0] for r in ranked[:300]]
 
 
 def test_age_bands_apply_only_to_children_of_that_age(warehouse):

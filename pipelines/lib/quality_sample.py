@@ -20,6 +20,9 @@ from pipelines.lib.quality_suites import CheckOutcome, Suite, kwargs_of
 
 # GE domain types whose expectations read only the columns named in their arguments.
 COLUMN_DOMAINS = ("column", "column_pair", "multicolumn")
+# A table is scanned once for the rows whose hash may rank among the sample's (about this
+# many times the sample size), not ranked and read twice (3M children: 13.7 -> 5.6 s).
+CANDIDATE_FACTOR = 2
 
 
 def sample_frame(
@@ -48,16 +51,25 @@ def sample_frame(
     if total <= sample_rows:
         return con.execute(f"select {select} from {table}").df(), sample_note(total, sample_rows)
     # The hash of the whole row: hash(c1, ..., cn) equals DuckDB's hash(t) of the row struct
-    # (the same combination of the column hashes), without building the struct. Ranked with
-    # the row's lineage alone (_file, _row: one row each in every ingested relation), then
-    # the chosen rows fetched: a top-N carrying whole rows of a province's 19M checks did not
-    # fit DuckDB's memory.
+    # (the same combination of the column hashes), without building the struct; ties broken
+    # by the row's lineage (_file, _row: one row each in every ingested relation).
     row_hash = "hash(" + ", ".join(f'"{c}"' for c in _columns_of(con, table)) + ")"
     order = f"{row_hash}, _file, _row"
-    query = f"""
-        with pick as (select _file, _row from {table} order by {order} limit {sample_rows})
-        select {select} from {table} semi join pick using (_file, _row) order by {order}"""
-    return con.execute(query).df(), sample_note(total, sample_rows)
+    # The N smallest hashes lie below the cutoff whenever at least N rows do (about
+    # CANDIDATE_FACTOR * N of them, hashes being uniform): one scan keeps those and ranks them.
+    cutoff = min(2**64 - 1, CANDIDATE_FACTOR * sample_rows * 2**64 // total)
+    frame = con.execute(
+        f"""select {select} from {table} where {row_hash} < {cutoff}::UBIGINT
+        order by {order} limit {sample_rows}"""
+    ).df()
+    if len(frame) < sample_rows:  # hashes crowd above the cutoff (many equal rows): rank all
+        # Ranked with the lineage alone, then the chosen rows fetched: a top-N carrying whole
+        # rows of a province's 19M checks did not fit DuckDB's memory.
+        frame = con.execute(
+            f"""with pick as (select _file, _row from {table} order by {order} limit {sample_rows})
+            select {select} from {table} semi join pick using (_file, _row) order by {order}"""
+        ).df()
+    return frame, sample_note(total, sample_rows)
 
 
 def sample_note(total: int, sample_rows: int) -> str:
