@@ -30,6 +30,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
 from pipelines.lib.config import REPO_ROOT, settings
+from pipelines.lib.dbt_warm import warmed
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 WORK_DB_ENV = "YIYU_WORK_DB"
@@ -43,14 +44,18 @@ BUILDS_KEPT = 3
 PARSE_STATES_DIR = DBT_PROJECT_DIR / "target" / "parse"
 PARSE_STATES_KEPT = 8
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+LAUNCHERS = ("dbt", "yiyu-dbt")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def dbt_executable() -> str:
-    """The dbt installed beside this Python (the venv's bin is not always on PATH)."""
-    beside = Path(sys.executable).parent / "dbt"
-    return os.fspath(beside) if beside.exists() else shutil.which("dbt") or "dbt"
+def dbt_executable(name: str = "dbt") -> str:
+    """The dbt installed beside this Python (the venv's bin is not always on PATH); with
+    name="yiyu-dbt", its launcher that runs a warmed dbt when there is one (dbt_warm.py)."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return os.fspath(beside)
+    return shutil.which(name) or ("dbt" if name == "dbt" else dbt_executable())
 
 
 class YiyuDbtCliResource(DbtCliResource):
@@ -58,8 +63,8 @@ class YiyuDbtCliResource(DbtCliResource):
     this project does not need (together ~5 s of the marts step at district scale):
 
     - `dbt --version` in a subprocess (a whole Python + dbt start) to learn the version: when
-      the executable is the dbt beside this Python (dbt_executable()), it is the dbt-core
-      installed in this environment, whose version is already imported (dbt.version).
+      the executable is the dbt or its launcher beside this Python (dbt_executable()), it is
+      the dbt-core installed in this environment, whose version is already imported.
     - building a dbt adapter in this process (profile, project and macros loaded again): it
       serves only the column-metadata and row-count helpers (`fetch_column_metadata`,
       `fetch_row_counts`), which the marts asset does not use; without it `stream()` yields
@@ -71,7 +76,8 @@ class YiyuDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable) == Path(sys.executable).parent / "dbt":
+        executable = Path(self.dbt_executable)
+        if executable.parent == Path(sys.executable).parent and executable.name in LAUNCHERS:
             from dbt.version import __version__
 
             return version.parse(__version__)
@@ -85,7 +91,7 @@ def dbt_resource() -> DbtCliResource:
     return YiyuDbtCliResource(
         project_dir=os.fspath(DBT_PROJECT_DIR),
         profiles_dir=os.fspath(DBT_PROJECT_DIR),
-        dbt_executable=dbt_executable(),
+        dbt_executable=dbt_executable("yiyu-dbt"),
     )
 
 
@@ -188,6 +194,23 @@ def keep_parse_state(target_dir: Path) -> None:
         return
     for old in states[PARSE_STATES_KEPT:]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def warm_dbt() -> contextlib.AbstractContextManager[None]:
+    """A dbt process that imports dbt and parses the project now, for the build of this
+    process's refresh (pipelines/lib/dbt_warm.py); call it after point_dbt_at_work_db()."""
+    scratch = Path(tempfile.mkdtemp(prefix="yiyu-dbt-"))
+    target = scratch / "parse"
+    use_parse_state(target)
+    parse = {
+        "argv": [os.fspath(a) for a in dbt_command("parse", target=target)[1:]],
+        "target": os.fspath(target),
+        "vars": dbt_vars(),
+        "profile": profile_env(),
+        "project_dir": os.fspath(DBT_PROJECT_DIR),
+        "profiles_dir": os.fspath(DBT_PROJECT_DIR),
+    }
+    return warmed(scratch, parse, env={**os.environ, **profile_env()})
 
 
 def prepare_manifest() -> Path:

@@ -27,10 +27,12 @@ def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
 
     from pipelines.definitions import defs
     from pipelines.lib.dagster_storage import dagster_instance
+    from pipelines.lib.dbt import warm_dbt
 
     job = defs.resolve_job_def(job_name)
     try:
-        with dagster_instance() as instance:
+        # dbt imports and parses on the other core while the refresh ingests and checks.
+        with dagster_instance() as instance, warm_dbt():
             result = job.execute_in_process(instance=instance, raise_on_error=False)
     finally:
         stop_worker()
