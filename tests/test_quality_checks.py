@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime
 
 import dagster as dg
 import pytest
 
+from pipelines.lib import quality
 from pipelines.lib.config import settings
+from pipelines.lib.quality import run_checks, start_checks
+from pipelines.lib.quality_history import Run
 from pipelines.lib.quality_suites import expectations_dir
 from pipelines.lib.warehouse import work_db
 from tests.test_quality_fixtures import (
@@ -23,6 +27,7 @@ from tests.test_quality_fixtures import (
     history,
     probe_built,
     refresh,
+    write_table,
 )
 
 ARCHIVES = ["ingested", "health_archives"]
@@ -214,3 +219,40 @@ def test_collapsed_linkage_blocks_the_marts():
         f" health_archives: records={CHILDREN}, linked_records=0, linked_share=0;"
         f" health_checks: records={2 * CHILDREN}, linked_records=0, linked_share=0"
     )
+
+
+def _outcomes(recorded) -> list[tuple]:
+    return [(r.outcome.check_name, r.outcome.passed, r.outcome.observed_value) for r in recorded]
+
+
+def test_checks_started_by_ingestion_give_what_the_check_step_finds_itself(warehouse, monkeypatch):
+    """An ingestion step starts its table's GE validation (start_checks); the check step of the
+    same run takes it up, with the outcomes a check step evaluating alone finds, and a suite
+    edited in between is honoured."""
+    tables = clean_tables()
+    tables["health_archives"][3]["sex"] = "X"  # a row-level (GE) failure
+    with work_db() as con:
+        write_table(con, "ingested.health_archives", tables["health_archives"])
+    alone = run_checks("health_archives", Run("alone", datetime(2026, 1, 1)))
+    with work_db() as con:
+        start_checks(con, "health_archives", "started")
+    assert ("started", "health_archives") in quality._started
+    started = run_checks("health_archives", Run("started", datetime(2026, 1, 2)))
+    assert not quality._started  # taken up
+    assert _outcomes(started) == _outcomes(alone)
+    (sex,) = [o for o in _outcomes(started) if o[0] == "sex_in_code_list"]
+    assert sex == ("sex_in_code_list", False, "1 of 40 values unexpected (2.50%)")
+
+    with work_db() as con:
+        start_checks(con, "health_archives", "edited")
+    suites = warehouse / "expectations"
+    shutil.copytree(expectations_dir(), suites)
+    path = suites / "health_archives.json"
+    suite = json.loads(path.read_text(encoding="utf-8"))
+    (codes,) = [e for e in suite["expectations"] if e["meta"]["name"] == "sex_in_code_list"]
+    codes["kwargs"]["value_set"].append("X")
+    path.write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
+    monkeypatch.setenv("YIYU_EXPECTATIONS_DIR", str(suites))
+    edited = run_checks("health_archives", Run("edited", datetime(2026, 1, 3)))
+    (sex,) = [o for o in _outcomes(edited) if o[0] == "sex_in_code_list"]
+    assert sex == ("sex_in_code_list", True, "0 of 40 values unexpected (0.00%)")

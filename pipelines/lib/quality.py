@@ -8,26 +8,52 @@ blocking and warning check results.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+
+import duckdb
 
 from pipelines.lib.quality_cross import validate_cross_source
 from pipelines.lib.quality_exact import EXACT_TYPES, column_types, evaluate_exact, scan_table
+from pipelines.lib.quality_ge import Rule
 from pipelines.lib.quality_history import RecordedCheck, Run, ensure_tables, last_good_rows, record
 from pipelines.lib.quality_report import write_run_report
-from pipelines.lib.quality_sample import validate_sample
-from pipelines.lib.quality_suites import CROSS_SOURCE, CheckOutcome, load_suite
+from pipelines.lib.quality_sample import SampleValidation, start_sample_validation
+from pipelines.lib.quality_suites import CROSS_SOURCE, CheckOutcome, Suite, load_suite
 from pipelines.lib.warehouse import work_db
+
+# Row-level validations that ingestion steps started (start_checks()), by (run id, dataset).
+_started: dict[tuple[str, str], SampleValidation] = {}
+
+
+def start_checks(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str) -> None:
+    """Start the GE validation of a table its ingestion step has just written: GE works on
+    the other core while the run ingests the next sources, and run_checks() of the same run
+    takes the result up (nothing else writes the table in between)."""
+    for other in [key for key in _started if key[0] != run_id]:
+        del _started[other]  # a run that failed before its checks
+    # Whatever fails here, run_checks() evaluates again and reports.
+    with contextlib.suppress(Exception):
+        suite = load_suite(dataset)
+        table = _table(suite, dataset)
+        types = column_types(con, table)
+        if types:
+            rows = _row_rules(suite)
+            _started[(run_id, dataset)] = start_sample_validation(
+                con, table, suite, rows, list(types)
+            )
 
 
 def run_checks(dataset: str, run: Run) -> list[RecordedCheck]:
     """Check `ingested.<dataset>` (or the cross-source suite) and record the outcomes."""
     suite = load_suite(dataset)
+    started = _started.pop((run.run_id, dataset), None)
     with work_db() as con:
         ensure_tables(con)
         if dataset == CROSS_SOURCE:
             outcomes = validate_cross_source(con, suite)
         else:
-            table = suite.meta.get("table", f"ingested.{dataset}")
+            table = _table(suite, dataset)
             types = column_types(con, table)
             if not types:
                 outcomes = [
@@ -36,14 +62,25 @@ def run_checks(dataset: str, run: Run) -> list[RecordedCheck]:
                 ]
             else:
                 exact = [e for e in suite.expectations if e.expectation_type in EXACT_TYPES]
-                rows = [e for e in suite.expectations if e.expectation_type not in EXACT_TYPES]
+                rows = _row_rules(suite)
+                if started is None or started.expectations != rows:  # the suite was edited
+                    started = start_sample_validation(con, table, suite, rows, list(types))
                 history = last_good_rows(con, dataset, run)
                 scan = scan_table(con, table, types, exact)
                 outcomes = evaluate_exact(con, table, dataset, exact, history, scan)
-                outcomes += validate_sample(con, table, suite, rows, list(types), scan.total)
+                outcomes += started.outcomes()
         recorded = record(con, run, dataset, outcomes)
         write_run_report(con, run.run_id)
     return recorded
+
+
+def _table(suite: Suite, dataset: str) -> str:
+    return suite.meta.get("table", f"ingested.{dataset}")
+
+
+def _row_rules(suite: Suite) -> list[Rule]:
+    """The expectations GE validates on the rows (the others are exact counts in DuckDB)."""
+    return [e for e in suite.expectations if e.expectation_type not in EXACT_TYPES]
 
 
 @dataclass(frozen=True)

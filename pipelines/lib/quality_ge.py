@@ -18,7 +18,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,14 +48,29 @@ class RuleResult:
 
 def parse_suite(text: str) -> tuple[list[Rule], dict[str, Any]]:
     """The expectations and meta of a suite file's text, validated by GE (in the worker)."""
-    return _in_worker(_parse_suite, text)
+    return start_parsing(text).result()
+
+
+def start_parsing(text: str) -> Future[tuple[list[Rule], dict[str, Any]]]:
+    """parse_suite(), started in the worker; a text parsed before is not parsed again (until
+    the worker stops), so a check does not wait behind a validation to read its suite."""
+    if text not in _parsed:
+        _parsed[text] = _worker().submit(_parse_suite, text)
+    return _parsed[text]
 
 
 def validate(frame: pd.DataFrame, name: str, rules: list[Rule]) -> list[RuleResult]:
     """GE validation of `frame`, one result per rule in the order given (in the worker)."""
+    return validation(frame, name, rules).result()
+
+
+def validation(frame: pd.DataFrame, name: str, rules: list[Rule]) -> Future[list[RuleResult]]:
+    """validate(), started in the worker: the caller goes on while GE works on the other core."""
     if not rules:
-        return []
-    return _in_worker(_validate, frame, name, [r.config for r in rules])
+        done: Future[list[RuleResult]] = Future()
+        done.set_result([])
+        return done
+    return _worker().submit(_validate, frame, name, [r.config for r in rules])
 
 
 def start_worker() -> None:
@@ -67,6 +82,11 @@ def stop_worker() -> None:
     if _worker.cache_info().currsize:
         _worker().shutdown(wait=True)
         _worker.cache_clear()
+    _parsed.clear()
+
+
+# Suite texts -> their parse (start_parsing()).
+_parsed: dict[str, Future[tuple[list[Rule], dict[str, Any]]]] = {}
 
 
 @functools.cache
@@ -75,10 +95,6 @@ def _worker() -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
     )
-
-
-def _in_worker(function: Any, *args: Any) -> Any:
-    return _worker().submit(function, *args).result()
 
 
 # Below: runs in the worker.

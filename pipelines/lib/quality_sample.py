@@ -10,12 +10,14 @@ the sample size and the suite, never by the table.
 from __future__ import annotations
 
 from collections.abc import Collection
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from pipelines.lib.quality_ge import Rule, validate
+from pipelines.lib.quality_ge import Rule, RuleResult, validation
 from pipelines.lib.quality_suites import CheckOutcome, Suite, kwargs_of
 
 # GE domain types whose expectations read only the columns named in their arguments.
@@ -113,43 +115,57 @@ def _condition_columns(condition: Any) -> set[str] | None:
     return None
 
 
-def validate_sample(
+@dataclass(frozen=True)
+class SampleValidation:
+    """The row-level expectations of one dataset, under validation in the GE worker."""
+
+    suite_name: str
+    expectations: list[Rule]
+    present: list[Rule]  # those whose columns exist, validated
+    evaluated_on: str
+    results: Future[list[RuleResult]]
+
+    def outcomes(self) -> list[CheckOutcome]:
+        """The outcomes, once GE is done: one per expectation, a missing column failing."""
+        outcomes = [
+            CheckOutcome.of(e, self.suite_name, r.success, r.observed, self.evaluated_on)
+            for e, r in zip(self.present, self.results.result(), strict=True)
+        ]
+        return outcomes + [
+            CheckOutcome.of(e, self.suite_name, False, "column missing", self.evaluated_on)
+            for e in self.expectations
+            if e not in self.present
+        ]
+
+
+def start_sample_validation(
     con: duckdb.DuckDBPyConnection,
     table: str,
     suite: Suite,
     expectations: list[Rule],
     table_columns: Collection[str] | None = None,
     total: int | None = None,
-) -> list[CheckOutcome]:
-    """Validate the row-level expectations of one dataset on its (sampled) rows.
+) -> SampleValidation:
+    """Fetch the (sampled) rows of one dataset for its row-level expectations and start their
+    validation in the GE worker.
 
     `table_columns` and `total`: the table's columns and row count, when the caller has them."""
-    if not expectations:
-        return []
     if table_columns is None:
         table_columns = _columns_of(con, table)
     available = [*table_columns, *(d for d in suite.derived_columns if d not in table_columns)]
     present = [e for e in expectations if not _missing_columns(e, available)]
-    missing = [e for e in expectations if _missing_columns(e, available)]
     if present:
         read = columns_read(present)
         keep = None if read is None else [c for c in available if c in read] or None
         frame, evaluated_on = sample_frame(
             con, table, suite.sample_rows, suite.derived_columns, keep, total
         )
-        results = validate(frame, suite.name, present)
     else:  # nothing to validate: no rows to fetch
         if total is None:
             total = con.execute(f"select count(*) from {table}").fetchone()[0]
-        evaluated_on, results = sample_note(total, suite.sample_rows), []
-    outcomes = [
-        CheckOutcome.of(e, suite.name, r.success, r.observed, evaluated_on)
-        for e, r in zip(present, results, strict=True)
-    ]
-    outcomes += [
-        CheckOutcome.of(e, suite.name, False, "column missing", evaluated_on) for e in missing
-    ]
-    return outcomes
+        frame, evaluated_on = pd.DataFrame(), sample_note(total, suite.sample_rows)
+    results = validation(frame, suite.name, present)
+    return SampleValidation(suite.name, expectations, present, evaluated_on, results)
 
 
 def _missing_columns(expectation: Rule, columns: Collection[str]) -> bool:

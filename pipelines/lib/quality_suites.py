@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.lib.config import REPO_ROOT
-from pipelines.lib.quality_ge import Rule, parse_suite
+from pipelines.lib.quality_ge import Rule, parse_suite, start_parsing
 
 SEVERITIES = ("blocking", "warn")
 DIMENSIONS = ("conformance", "completeness", "plausibility")
@@ -23,6 +23,12 @@ CROSS_SOURCE = "cross_source"
 def expectations_dir() -> Path:
     value = os.environ.get("YIYU_EXPECTATIONS_DIR")
     return Path(value).expanduser().resolve() if value else REPO_ROOT / "expectations"
+
+
+def start_parsing_suites() -> None:
+    """Have the GE worker parse every suite now, ahead of the checks that load them."""
+    for path in sorted(expectations_dir().glob("*.json")):
+        start_parsing(path.read_text(encoding="utf-8"))
 
 
 @dataclass(frozen=True)

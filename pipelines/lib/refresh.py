@@ -7,6 +7,7 @@ import time
 
 from pipelines.lib.fingerprint import refresh_inputs, remember_refresh, unchanged_since_last_refresh
 from pipelines.lib.quality_ge import start_worker, stop_worker
+from pipelines.lib.quality_suites import start_parsing_suites
 
 
 def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
@@ -23,6 +24,7 @@ def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
 
     # GE imports on the other core while Dagster and dbt load here (seconds each).
     start_worker()
+    start_parsing_suites()
     import dagster as dg
 
     from pipelines.definitions import defs

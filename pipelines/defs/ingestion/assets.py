@@ -7,6 +7,7 @@ import dagster as dg
 from pipelines.lib.config import settings
 from pipelines.lib.freshness import freshness, record_freshness
 from pipelines.lib.ingest import ingest_source
+from pipelines.lib.quality import start_checks
 from pipelines.lib.quality_history import run_of
 from pipelines.lib.sources import SOURCES, Source
 from pipelines.lib.warehouse import work_db
@@ -36,6 +37,7 @@ def ingestion_asset(source: Source) -> dg.AssetsDefinition:
         with work_db() as con:
             result = ingest_source(source, source_dir, con, progress=context.log.info)
             record_freshness(con, run_of(context), source, fresh)
+            start_checks(con, source.name, context.run.run_id)
         audit = result.audit
         totals = {
             c: int(audit[c].sum())
