@@ -3,16 +3,12 @@ that imported dbt and parsed the project beforehand, with the same result as a c
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
-import psutil
 import pytest
 
 from pipelines.lib.dbt import (
@@ -25,6 +21,7 @@ from pipelines.lib.dbt import (
 )
 from pipelines.lib.dbt_warm import SOCKET_ENV, same_settings
 from tests.fixtures.marts.warehouse import AS_OF, PERIOD_START, write_fixture
+from tests.processes import assert_ends, children_of_killed_probe
 from tests.test_dbt_wiring import _parse_events
 from tests.test_marts import DISTRICT, materialize_marts, rows_of
 
@@ -174,24 +171,16 @@ def test_the_launcher_gives_dbts_output_and_exit_codes_warm_or_not(
         assert subprocess.run([launcher, *bad[1:]], env=warm_env).returncode == expected == 2
 
 
-def test_the_warmed_process_ends_when_the_refresh_is_killed(tmp_path: Path):
-    probe = tmp_path / "probe.py"
-    probe.write_text(
-        "import os, signal\n"
-        "import psutil\n"
-        "from pipelines.lib.dbt import warm_dbt\n"
-        "with warm_dbt():\n"
-        "    print(*[p.pid for p in psutil.Process().children()], flush=True)\n"
-        "    os.kill(os.getpid(), signal.SIGKILL)\n"
-    )
-    refresh = subprocess.Popen([sys.executable, probe], stdout=subprocess.PIPE, text=True)
-    (warmed,) = [psutil.Process(int(p)) for p in refresh.stdout.readline().split()]
+def test_the_warmed_process_ends_when_the_refresh_is_killed():
+    probe = """
+import os, signal
+import psutil
+from pipelines.lib.dbt import warm_dbt
+
+with warm_dbt():
+    print(*[p.pid for p in psutil.Process().children()], flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+    (warmed,) = children_of_killed_probe(probe)
     assert "pipelines.lib.dbt_warm" in warmed.cmdline()
-    assert refresh.wait(timeout=60) == -signal.SIGKILL
-    try:  # gone already, or within 10 s: else TimeoutExpired fails the test
-        warmed.wait(timeout=10)
-    except psutil.NoSuchProcess:
-        pass
-    finally:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            warmed.kill()
+    assert_ends(warmed)

@@ -3,15 +3,12 @@ all rows or a deterministic sample, age-conditioned ranges and the status change
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-import signal
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
 
-import psutil
 import pytest
 
 from pipelines.lib import quality_sample
@@ -20,6 +17,7 @@ from pipelines.lib.quality_history import Run, status_change
 from pipelines.lib.quality_sample import sample_frame
 from pipelines.lib.quality_suites import expectations_dir, load_suite
 from pipelines.lib.warehouse import work_db
+from tests.processes import assert_ends, children_of_killed_probe
 from tests.test_quality_fixtures import h, write_table
 
 
@@ -260,13 +258,5 @@ workers = [p for p in psutil.Process().children() if "spawn_main" in " ".join(p.
 print(*[p.pid for p in workers], flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
-    refresh = subprocess.Popen([sys.executable, "-c", probe], stdout=subprocess.PIPE, text=True)
-    (worker,) = [psutil.Process(int(p)) for p in refresh.stdout.readline().split()]
-    assert refresh.wait(timeout=60) == -signal.SIGKILL
-    try:  # gone already, or within 10 s: else TimeoutExpired fails the test
-        worker.wait(timeout=10)
-    except psutil.NoSuchProcess:
-        pass
-    finally:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            worker.kill()  # when the test failed: no orphan left behind
+    (worker,) = children_of_killed_probe(probe)
+    assert_ends(worker)
