@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from stdnum.cn import ric
 
@@ -325,3 +326,28 @@ def test_no_clear_identifier_is_written(yiyu_env):
     dump = str(con.sql("SELECT * FROM t").fetchall())
     for clear in (own, own[:17], "N777001", "777001", "欧阳娜娜"):
         assert clear not in dump
+
+
+def test_cached_keys_are_stored_plain_and_the_other_columns_encoded(yiyu_env):
+    own = _valid_id("330206", "20230105", "002")
+    rows = "".join(f"N77700{i},{own},欧阳娜娜,女,2023-01-05\n" for i in range(5))
+    _write(yiyu_env / "raw/births/b.csv", "出生医学证明编号,身份证号,姓名,性别,出生日期\n" + rows)
+    result = _ingest(yiyu_env, "births")
+    assert result.table.height == 5
+    (valid,) = (yiyu_env / "warehouse" / "cache" / "births").glob("*/valid.parquet")
+    chunks = pq.ParquetFile(valid).metadata.row_group(0)
+    stored = {
+        chunks.column(i).path_in_schema: (chunks.column(i).compression, chunks.column(i).encodings)
+        for i in range(chunks.num_columns)
+    }
+    assert {c for c in stored if c.endswith("_key")} == {
+        "record_key",
+        "id_key",
+        "birth_cert_key",
+        "triple_key",
+    }
+    for column, (codec, encodings) in stored.items():
+        if column.endswith("_key"):
+            assert codec == "UNCOMPRESSED" and "RLE_DICTIONARY" not in encodings, column
+        else:
+            assert codec == "SNAPPY" and "RLE_DICTIONARY" in encodings, column

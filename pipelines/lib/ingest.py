@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.lib import parse, readers
@@ -94,6 +95,17 @@ def _cache_dir(source: Source, content_sha: str, version: str) -> Path:
     return settings().cache_dir / source.name / f"{content_sha}-{version}"
 
 
+def _valid_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """The writer of a cache entry's valid rows. Keyed hashes (`*_key`: 32 random hex
+    characters) neither dictionary-encode nor compress, and trying cost a tenth of the
+    health-check ingestion (1M children: 32 -> 28.5 s, scans of the view a quarter faster,
+    files 11% larger): they are written plain; the other columns keep dictionary and snappy."""
+    keys = [f.name for f in schema if f.name.endswith("_key")]
+    others = [f.name for f in schema if f.name not in keys]
+    codecs = dict.fromkeys(keys, "none") | dict.fromkeys(others, "snappy")
+    return pq.ParquetWriter(path, schema, use_dictionary=others, compression=codecs)
+
+
 def _parse_into(folder: Path, source: Source, path: Path, data: bytes) -> None:
     """Parse one file into its cache entry, PARSE_CHUNK_ROWS rows at a time so the parse's
     working memory does not grow with the file. Written to a temporary folder and renamed,
@@ -106,7 +118,7 @@ def _parse_into(folder: Path, source: Source, path: Path, data: bytes) -> None:
     quarantine = [pl.DataFrame(schema=parse.QUARANTINE_SCHEMA)]
     warnings = [pl.DataFrame(schema=parse.WARNING_SCHEMA)]
     rows_read, unknown, reject = 0, [], None
-    with pq.ParquetWriter(tmp / "valid.parquet", empty_valid.to_arrow().schema) as valid_out:
+    with _valid_writer(tmp / "valid.parquet", empty_valid.to_arrow().schema) as valid_out:
         try:
             raw = readers.read_raw(path, data)
         except readers.UnreadableFile as exc:
