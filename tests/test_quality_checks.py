@@ -222,29 +222,42 @@ def test_collapsed_linkage_blocks_the_marts():
 
 
 def _outcomes(recorded) -> list[tuple]:
-    return [(r.outcome.check_name, r.outcome.passed, r.outcome.observed_value) for r in recorded]
+    return [
+        (r.outcome.check_name, r.outcome.passed, r.outcome.observed_value, r.outcome.evaluated_on)
+        for r in recorded
+    ]
 
 
 def test_checks_started_by_ingestion_give_what_the_check_step_finds_itself(warehouse, monkeypatch):
     """An ingestion step starts its table's GE validation (start_checks); the check step of the
-    same run takes it up, with the outcomes a check step evaluating alone finds, and a suite
-    edited in between is honoured."""
+    same run takes it up, with the outcomes a check step evaluating alone finds; a suite
+    edited in between, or a row count that is not the table's, is not taken on trust."""
     tables = clean_tables()
     tables["health_archives"][3]["sex"] = "X"  # a row-level (GE) failure
     with work_db() as con:
         write_table(con, "ingested.health_archives", tables["health_archives"])
     alone = run_checks("health_archives", Run("alone", datetime(2026, 1, 1)))
     with work_db() as con:
-        start_checks(con, "health_archives", "started")
+        start_checks(con, "health_archives", "started", 40)
     assert ("started", "health_archives") in quality._started
     started = run_checks("health_archives", Run("started", datetime(2026, 1, 2)))
     assert not quality._started  # taken up
     assert _outcomes(started) == _outcomes(alone)
     (sex,) = [o for o in _outcomes(started) if o[0] == "sex_in_code_list"]
-    assert sex == ("sex_in_code_list", False, "1 of 40 values unexpected (2.50%)")
+    assert sex == (
+        "sex_in_code_list",
+        False,
+        "1 of 40 values unexpected (2.50%)",
+        "full table, 40 rows",
+    )
 
     with work_db() as con:
-        start_checks(con, "health_archives", "edited")
+        start_checks(con, "health_archives", "miscounted", 39)
+    miscounted = run_checks("health_archives", Run("miscounted", datetime(2026, 1, 3)))
+    assert _outcomes(miscounted) == _outcomes(alone)  # "of 40 rows", from the check's own count
+
+    with work_db() as con:
+        start_checks(con, "health_archives", "edited", 40)
     suites = warehouse / "expectations"
     shutil.copytree(expectations_dir(), suites)
     path = suites / "health_archives.json"
@@ -253,6 +266,11 @@ def test_checks_started_by_ingestion_give_what_the_check_step_finds_itself(wareh
     codes["kwargs"]["value_set"].append("X")
     path.write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
     monkeypatch.setenv("YIYU_EXPECTATIONS_DIR", str(suites))
-    edited = run_checks("health_archives", Run("edited", datetime(2026, 1, 3)))
+    edited = run_checks("health_archives", Run("edited", datetime(2026, 1, 4)))
     (sex,) = [o for o in _outcomes(edited) if o[0] == "sex_in_code_list"]
-    assert sex == ("sex_in_code_list", True, "0 of 40 values unexpected (0.00%)")
+    assert sex == (
+        "sex_in_code_list",
+        True,
+        "0 of 40 values unexpected (0.00%)",
+        "full table, 40 rows",
+    )

@@ -26,10 +26,11 @@ from pipelines.lib.warehouse import work_db
 _started: dict[tuple[str, str], SampleValidation] = {}
 
 
-def start_checks(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str) -> None:
-    """Start the GE validation of a table its ingestion step has just written: GE works on
-    the other core while the run ingests the next sources, and run_checks() of the same run
-    takes the result up (nothing else writes the table in between)."""
+def start_checks(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str, rows: int) -> None:
+    """Start the GE validation of a table its ingestion step has just written (`rows` rows,
+    from its audit: no count of the table again): GE works on the other core while the run
+    ingests the next sources, and run_checks() of the same run takes the result up (nothing
+    else writes the table in between)."""
     for other in [key for key in _started if key[0] != run_id]:
         del _started[other]  # a run that failed before its checks
     # Whatever fails here, run_checks() evaluates again and reports.
@@ -38,9 +39,9 @@ def start_checks(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str) -> N
         table = _table(suite, dataset)
         types = column_types(con, table)
         if types:
-            rows = _row_rules(suite)
+            rules = _row_rules(suite)
             _started[(run_id, dataset)] = start_sample_validation(
-                con, table, suite, rows, list(types)
+                con, table, suite, rules, list(types), rows
             )
 
 
@@ -63,10 +64,14 @@ def run_checks(dataset: str, run: Run) -> list[RecordedCheck]:
             else:
                 exact = [e for e in suite.expectations if e.expectation_type in EXACT_TYPES]
                 rows = _row_rules(suite)
-                if started is None or started.expectations != rows:  # the suite was edited
-                    started = start_sample_validation(con, table, suite, rows, list(types))
                 history = last_good_rows(con, dataset, run)
                 scan = scan_table(con, table, types, exact)
+                # Validated again when the suite was edited since, or the table is not what
+                # the ingestion step counted.
+                if started is None or (started.expectations, started.total) != (rows, scan.total):
+                    started = start_sample_validation(
+                        con, table, suite, rows, list(types), scan.total
+                    )
                 outcomes = evaluate_exact(con, table, dataset, exact, history, scan)
                 outcomes += started.outcomes()
         recorded = record(con, run, dataset, outcomes)

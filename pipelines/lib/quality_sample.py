@@ -122,6 +122,7 @@ class SampleValidation:
     suite_name: str
     expectations: list[Rule]
     present: list[Rule]  # those whose columns exist, validated
+    total: int  # rows of the table, of which the sample was drawn
     evaluated_on: str
     results: Future[list[RuleResult]]
 
@@ -154,6 +155,8 @@ def start_sample_validation(
         table_columns = _columns_of(con, table)
     available = [*table_columns, *(d for d in suite.derived_columns if d not in table_columns)]
     present = [e for e in expectations if not _missing_columns(e, available)]
+    if total is None:
+        total = con.execute(f"select count(*) from {table}").fetchone()[0]
     if present:
         read = columns_read(present)
         keep = None if read is None else [c for c in available if c in read] or None
@@ -161,11 +164,9 @@ def start_sample_validation(
             con, table, suite.sample_rows, suite.derived_columns, keep, total
         )
     else:  # nothing to validate: no rows to fetch
-        if total is None:
-            total = con.execute(f"select count(*) from {table}").fetchone()[0]
         frame, evaluated_on = pd.DataFrame(), sample_note(total, suite.sample_rows)
     results = validation(frame, suite.name, present)
-    return SampleValidation(suite.name, expectations, present, evaluated_on, results)
+    return SampleValidation(suite.name, expectations, present, total, evaluated_on, results)
 
 
 def _missing_columns(expectation: Rule, columns: Collection[str]) -> bool:

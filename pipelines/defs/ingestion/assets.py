@@ -37,7 +37,8 @@ def ingestion_asset(source: Source) -> dg.AssetsDefinition:
         with work_db() as con:
             result = ingest_source(source, source_dir, con, progress=context.log.info)
             record_freshness(con, run_of(context), source, fresh)
-            start_checks(con, source.name, context.run.run_id)
+            loaded = int(result.audit["rows_loaded"].sum())
+            start_checks(con, source.name, context.run.run_id, loaded)
         audit = result.audit
         totals = {
             c: int(audit[c].sum())
