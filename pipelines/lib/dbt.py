@@ -197,8 +197,8 @@ def keep_parse_state(target_dir: Path) -> None:
 
 
 def warm_dbt() -> contextlib.AbstractContextManager[None]:
-    """A dbt process that imports dbt and parses the project now, for the build of this
-    process's refresh (pipelines/lib/dbt_warm.py); call it after point_dbt_at_work_db()."""
+    """A dbt process that imports dbt and parses the project now, with the settings of this
+    process's refresh, for its build (pipelines/lib/dbt_warm.py)."""
     scratch = Path(tempfile.mkdtemp(prefix="yiyu-dbt-"))
     target = scratch / "parse"
     use_parse_state(target)
