@@ -170,6 +170,37 @@ def test_shared_id_links_all_four_sources(con):
     }
 
 
+def test_each_record_carries_its_date_community_and_closing(con):
+    resolve(
+        con,
+        births=[
+            {"birth_cert_key": "bc_1", "triple_key": "t_A", "birth_date": "2022-03-04"}
+            | {"community_code": "c1"}
+        ],
+        health_archives=[
+            {"archive_key": "ar_1", "triple_key": "t_A", "birth_date": "2022-03-04"}
+            | {"archive_date": "2022-04-01", "community_code": "c2"}
+            | {"closed_on": "2023-01-02", "close_reason": "moved_out"}
+        ],
+        health_checks=[
+            {"record_key": "ck_1", "archive_key": "ar_1", "check_date": "2022-07-08"},
+            {"record_key": "ck_2", "triple_key": "t_B", "check_date": "2022-09-10"},
+        ],
+        enrollments=[{"record_key": "en_1", "triple_key": "t_C", "enroll_date": "2023-02-03"}],
+    )
+    rows = con.execute(
+        """SELECT source, record_key, record_date::VARCHAR, community_code, closed_on::VARCHAR,
+            close_reason FROM identity.child_records ORDER BY source, record_key"""
+    ).fetchall()
+    assert rows == [
+        ("births", "bc_1", "2022-03-04", "c1", None, None),
+        ("enrollments", "en_1", "2023-02-03", None, None, None),
+        ("health_archives", "ar_1", "2022-04-01", "c2", "2023-01-02", "moved_out"),
+        ("health_checks", "ck_1", "2022-07-08", None, None, None),
+        ("health_checks", "ck_2", "2022-09-10", None, None, None),
+    ]
+
+
 def test_cert_only_birth_joins_id_only_archive_through_triple(con):
     resolve(
         con,

@@ -48,6 +48,26 @@ RECORD_COLUMNS = {
 }
 # Columns that the child attributes read from one source only.
 SOURCE_ONLY = {"community_code": "births", "archive_date": "health_archives"}
+# What child_records carries of each record for the marts (its date, and an archive's
+# community and closing), so dbt reads the linked records without joining them back.
+DETAIL_COLUMNS = {
+    "record_date": "DATE",
+    "community_code": "VARCHAR",
+    "closed_on": "DATE",
+    "close_reason": "VARCHAR",
+}
+RECORD_DETAILS = {
+    "births": {"record_date": "birth_date", "community_code": "community_code"},
+    "health_archives": {
+        "record_date": "archive_date",
+        "community_code": "community_code",
+        "closed_on": "closed_on",
+        "close_reason": "close_reason",
+    },
+    "health_checks": {"record_date": "check_date"},
+    "enrollments": {"record_date": "enroll_date"},
+}
+assert set(RECORD_DETAILS) == set(ATTRIBUTE_PRIORITY)
 RUN_SETTINGS = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
 # Birth dates coded as days since DAY_ZERO (below DAY_CODES) to pick the best one in one min.
 DAY_ZERO = "DATE '0001-01-01'"
@@ -71,6 +91,13 @@ def _records_view(con: duckdb.DuckDBPyConnection) -> None:
             if name in present and SOURCE_ONLY.get(name, source) == source
             else f"NULL::{typ} AS {name}"
             for name, typ in RECORD_COLUMNS.items()
+        ]
+        details = RECORD_DETAILS[source]
+        cols += [
+            f"{details[name]}::{typ} AS detail_{name}"
+            if details.get(name) in present
+            else f"NULL::{typ} AS detail_{name}"
+            for name, typ in DETAIL_COLUMNS.items()
         ]
         selects.append(
             f"SELECT '{source}' AS source, {rank} AS src_rank, {', '.join(cols)} "
@@ -270,7 +297,9 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
         f"""CREATE OR REPLACE TEMP TABLE _id_rl AS
         WITH classed AS (
             SELECT r.source, r.src_rank, r.record_key, r.sex, r.birth_date, r.community_code,
-                r.archive_date, x.child_lbl, x.is_ambiguous, x.shared_method,
+                r.archive_date, r.detail_record_date, r.detail_community_code,
+                r.detail_closed_on, r.detail_close_reason,
+                x.child_lbl, x.is_ambiguous, x.shared_method,
                 CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key END AS own_ref
             FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid))
         SELECT classed.* EXCLUDE (shared_method),
@@ -307,12 +336,14 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
         f'sum("{s}") FILTER (WHERE birth_date_conflict OR sex_conflict)::BIGINT AS "{s}"'
         for s in ATTRIBUTE_PRIORITY
     )
+    details = ", ".join(f"detail_{name} AS {name}" for name in DETAIL_COLUMNS)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS identity")
         con.execute(
-            """CREATE OR REPLACE TABLE identity.child_records AS
-            SELECT source, record_key, child_key, link_method, is_ambiguous FROM _id_rl"""
+            f"""CREATE OR REPLACE TABLE identity.child_records AS
+            SELECT source, record_key, child_key, link_method, is_ambiguous, {details}
+            FROM _id_rl"""
         )
         con.execute(
             """CREATE OR REPLACE TABLE identity.children AS
