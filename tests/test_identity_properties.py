@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.lib.identity import resolve_identity
+from pipelines.lib.identity import ATTRIBUTE_PRIORITY, resolve_identity
 from tests.test_identity import methods, metrics, partition, write_ingested
 
 IDENTIFIERS = ("id_key", "birth_cert_key", "archive_key")
@@ -29,6 +29,10 @@ def _record(source: str, n: int):
         "sex": st.sampled_from(["M", "F"]),
         "birth_date": st.sampled_from(["2023-01-01", "2023-02-02"]),
     }
+    if source in ("births", "health_archives"):
+        fields["community_code"] = _maybe("c", 2)
+    if source == "health_archives":
+        fields["archive_date"] = st.sampled_from(["2023-03-01", "2023-04-01"])
     if source != "births":
         fields["birth_cert_key"] = _maybe("bc", 4)
     if source != "enrollments" and source != "births":
@@ -208,3 +212,54 @@ def test_no_demographic_merge_joins_two_id_numbers(delivery):
                 if value is not None:
                     links.union(i, (kind, value))
         assert len({links.find(i) for i in range(len(records))}) == 1
+
+
+def expected_children(con: duckdb.DuckDBPyConnection, delivery: dict) -> list[tuple]:
+    """Every child's attributes worked out record by record in Python (contract section 3:
+    the best source that has a value, the smallest within it; community from births, first
+    archive date from archives), over the partition the engine made (checked above)."""
+    child_of = dict(
+        con.execute(
+            "SELECT source || ':' || record_key, child_key FROM identity.child_records"
+        ).fetchall()
+    )
+    records = defaultdict(list)
+    for source, rows in delivery.items():
+        for r in rows:
+            key = {"births": "birth_cert_key", "health_archives": "archive_key"}.get(source)
+            ref = f"{source}:{r[key] if key else r['record_key']}"
+            records[child_of[ref]].append((ATTRIBUTE_PRIORITY.index(source), source, r))
+    children = []
+    for child, recs in records.items():
+        best = min(recs, key=lambda x: (x[0], x[2]["sex"]))[2]["sex"]
+        born = min(recs, key=lambda x: (x[0], x[2]["birth_date"]))[2]["birth_date"]
+        communities = [r["community_code"] for _, s, r in recs if s == "births"]
+        archived = [r["archive_date"] for _, s, r in recs if s == "health_archives"]
+        children.append(
+            (
+                child,
+                best,
+                born,
+                min((c for c in communities if c is not None), default=None),
+                any(s == "births" for _, s, _ in recs),
+                bool(archived),
+                min(archived, default=None),
+                len(recs),
+                len({r["birth_date"] for _, _, r in recs}) > 1,
+                len({r["sex"] for _, _, r in recs}) > 1,
+            )
+        )
+    return sorted(children)
+
+
+@settings(max_examples=40, deadline=None)
+@given(delivery=deliveries)
+def test_child_attributes_match_a_record_by_record_reference(delivery):
+    con = _resolve(delivery)
+    got = con.execute(
+        """SELECT child_key, sex, birth_date::VARCHAR, birth_community_code, has_birth_record,
+            has_archive, first_archive_date::VARCHAR, n_records, birth_date_conflict,
+            sex_conflict
+        FROM identity.children ORDER BY ALL"""
+    ).fetchall()
+    assert got == expected_children(con, delivery)
