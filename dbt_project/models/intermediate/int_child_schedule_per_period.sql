@@ -18,7 +18,9 @@ with births as (
 check_dates as (
     select
         child_key,
-        list(distinct record_date) as check_dates
+        -- one list per child, its duplicates dropped per list: a distinct over every
+        -- (child, date) first cost a second grouping of all checks (6.5 of 15.7 s at 3M)
+        list_distinct(list(record_date)) as check_dates
     from {{ ref('int_child_linked_records') }}
     where source = 'health_checks'
     group by child_key
