@@ -18,7 +18,17 @@ import duckdb
 import pytest
 
 from pipelines.lib.dbt import BUILDS_DIR, dbt_command, dbt_project, profile_env
-from tests.fixtures.marts.warehouse import AS_OF, C11, C12, C21, PERIOD_START, S1, S2, write_fixture
+from tests.fixtures.marts.warehouse import (
+    AS_OF,
+    C11,
+    C12,
+    C21,
+    PERIOD_START,
+    S1,
+    S2,
+    fixture_rows,
+    write_fixture,
+)
 
 DISTRICT = "330206"
 Q4, Q1, Q2 = "2022Q4", "2023Q1", "2023Q2"
@@ -402,22 +412,35 @@ def test_marts_hold_aggregates_only_with_the_contract_columns(marts):
     }
 
 
-def test_a_failing_dbt_test_fails_the_materialisation_and_names_the_test(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    # Two divisions rows for one community break the staging uniqueness test.
-    from tests.fixtures.marts.warehouse import DIVISIONS
+# A copy of a table's first row under another first column keeps the model's key and breaks
+# its grain test: `unique` (dbt's own test, run as duplicate_keys()) on the divisions'
+# community_code, `unique_combination` (ours) on the staff's member, institution and date.
+GRAIN_BREAKS = {
+    "unique": ("divisions", S2, "unique_stg_ingested__divisions_community_code"),
+    "unique_combination": (
+        "staff",
+        "R0",
+        "unique_combination_stg_ingested__staff_staff_key__institution_code__hired_on",
+    ),
+}
 
+
+@pytest.mark.parametrize("test_kind", sorted(GRAIN_BREAKS))
+def test_a_failing_dbt_test_fails_the_materialisation_and_names_the_test(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_kind: str
+):
+    source, first_value, test_name = GRAIN_BREAKS[test_kind]
+    rows = fixture_rows(f"ingested.{source}")
     write_fixture(
         tmp_path / "work.duckdb",
-        overrides={"ingested.divisions": [*DIVISIONS, (S2, "大碶街道", C11, "甲社区")]},
+        overrides={f"ingested.{source}": [*rows, (first_value, *rows[0][1:])]},
     )
-    # Only the divisions staging model and its tests: the failure shows up without the rest.
-    divisions = dg.AssetKey(["staging", "stg_ingested__divisions"])
-    result = materialize_marts(tmp_path, monkeypatch, selection=[divisions])
+    # Only the staging model and its tests: the failure shows up without the rest.
+    staging = dg.AssetKey(["staging", f"stg_ingested__{source}"])
+    result = materialize_marts(tmp_path, monkeypatch, selection=[staging])
     assert not result.success
     messages = " ".join(str(e.step_failure_data.error) for e in result.get_step_failure_events())
-    assert "unique_stg_ingested__divisions_community_code" in messages
+    assert test_name in messages
 
 
 def test_prepared_manifest_maps_dbt_onto_the_pipeline_assets():
