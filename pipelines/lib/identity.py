@@ -68,6 +68,16 @@ RECORD_DETAILS = {
     "enrollments": {"record_date": "enroll_date"},
 }
 assert set(RECORD_DETAILS) == set(ATTRIBUTE_PRIORITY)
+# What the children are built from, carried in child_records until they are (`_` + name).
+INTERNAL = {
+    "src_rank": "src_rank",
+    "sex": "sex",
+    "birth_date": "birth_date",
+    "attr_community_code": "classed.community_code",
+    "archive_date": "archive_date",
+    "child_lbl": "child_lbl",
+    "own_ref": "own_ref",
+}
 RUN_SETTINGS = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
 # Birth dates coded as days since DAY_ZERO (below DAY_CODES) to pick the best one in one min.
 DAY_ZERO = "DATE '0001-01-01'"
@@ -291,60 +301,61 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
         FROM _id_res x JOIN _id_cls c USING (cid)
         WHERE x.child_lbl IS NOT NULL GROUP BY x.child_lbl"""
     )
-    # Every record with its child, joined once (on strings). A record without a class label
-    # (ambiguous, or without triple) is a child of its own, told apart by `own_ref`.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _id_rl AS
-        WITH classed AS (
-            SELECT r.source, r.src_rank, r.record_key, r.sex, r.birth_date, r.community_code,
-                r.archive_date, r.detail_record_date, r.detail_community_code,
-                r.detail_closed_on, r.detail_close_reason,
-                x.child_lbl, x.is_ambiguous, x.shared_method,
-                CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key END AS own_ref
-            FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid))
-        SELECT classed.* EXCLUDE (shared_method),
-            coalesce(l.child_key, md5('record:' || own_ref)) AS child_key,
-            coalesce(shared_method, CASE WHEN is_ambiguous THEN 'ambiguous'
-                WHEN l.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method
-        FROM classed LEFT JOIN _id_lbl l USING (child_lbl)"""
-    )
+    # Every record with its child, joined once, written as child_records itself: the columns
+    # only the children need (INTERNAL, prefixed `_`) are dropped once the children are
+    # built (a drop is metadata only), sparing a second copy of 25M records. A record
+    # without a class label (ambiguous, or without triple) is a child of its own (`_own_ref`).
+    internal = ", ".join(f"{expr} AS _{name}" for name, expr in INTERNAL.items())
+    details = ", ".join(f"detail_{name} AS {name}" for name in DETAIL_COLUMNS)
     # Attributes: from the best source (lowest src_rank), and within it the smallest value,
     # found with one integer min over src_rank and the value's code.
     per_source = ", ".join(
         f"count(*) FILTER (WHERE source = '{s}') AS \"{s}\"" for s in ATTRIBUTE_PRIORITY
-    )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _id_children AS
-        SELECT any_value(child_key) AS child_key,
-            ['F', 'M'][min(src_rank * 10 + CASE sex WHEN 'F' THEN 1 WHEN 'M' THEN 2 END) % 10]
-                AS sex,
-            {DAY_ZERO} + (min(src_rank * {DAY_CODES} + (birth_date - {DAY_ZERO})) % {DAY_CODES})
-                ::INTEGER AS birth_date,
-            min(community_code) AS birth_community_code,
-            bool_or(source = 'births') AS has_birth_record,
-            bool_or(source = 'health_archives') AS has_archive,
-            min(archive_date) AS first_archive_date,
-            count(*) AS n_records,
-            min(birth_date) <> max(birth_date) AS birth_date_conflict,
-            min(sex) <> max(sex) AS sex_conflict,
-            bool_or(is_ambiguous) AS is_ambiguous,
-            {per_source}
-        FROM _id_rl GROUP BY child_lbl, own_ref"""
     )
     sources = ", ".join(f"('{s}', {i})" for i, s in enumerate(ATTRIBUTE_PRIORITY, start=1))
     conflicts = ", ".join(
         f'sum("{s}") FILTER (WHERE birth_date_conflict OR sex_conflict)::BIGINT AS "{s}"'
         for s in ATTRIBUTE_PRIORITY
     )
-    details = ", ".join(f"detail_{name} AS {name}" for name in DETAIL_COLUMNS)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS identity")
         con.execute(
             f"""CREATE OR REPLACE TABLE identity.child_records AS
-            SELECT source, record_key, child_key, link_method, is_ambiguous, {details}
-            FROM _id_rl"""
+            WITH classed AS (
+                SELECT r.*, x.child_lbl, x.is_ambiguous, x.shared_method,
+                    CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key
+                        END AS own_ref
+                FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid))
+            SELECT source, record_key,
+                coalesce(l.child_key, md5('record:' || own_ref)) AS child_key,
+                coalesce(shared_method, CASE WHEN is_ambiguous THEN 'ambiguous'
+                    WHEN l.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
+                is_ambiguous, {details}, {internal}
+            FROM classed LEFT JOIN _id_lbl l USING (child_lbl)"""
         )
+        records = ", ".join(f"_{name} AS {name}" for name in INTERNAL)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _id_children AS
+            SELECT any_value(child_key) AS child_key,
+                ['F', 'M'][min(src_rank * 10 + CASE sex WHEN 'F' THEN 1 WHEN 'M' THEN 2 END)
+                    % 10] AS sex,
+                {DAY_ZERO} + (min(src_rank * {DAY_CODES} + (birth_date - {DAY_ZERO}))
+                    % {DAY_CODES})::INTEGER AS birth_date,
+                min(attr_community_code) AS birth_community_code,
+                bool_or(source = 'births') AS has_birth_record,
+                bool_or(source = 'health_archives') AS has_archive,
+                min(archive_date) AS first_archive_date,
+                count(*) AS n_records,
+                min(birth_date) <> max(birth_date) AS birth_date_conflict,
+                min(sex) <> max(sex) AS sex_conflict,
+                bool_or(is_ambiguous) AS is_ambiguous,
+                {per_source}
+            FROM (SELECT source, child_key, is_ambiguous, {records} FROM identity.child_records)
+            GROUP BY child_lbl, own_ref"""
+        )
+        for name in INTERNAL:
+            con.execute(f"ALTER TABLE identity.child_records DROP COLUMN _{name}")
         con.execute(
             """CREATE OR REPLACE TABLE identity.children AS
             SELECT child_key, sex, birth_date,
@@ -366,7 +377,7 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
                         AS linked_by_demographics,
                     count(*) FILTER (WHERE link_method = 'ambiguous') AS ambiguous,
                     count(*) FILTER (WHERE link_method = 'none') AS unlinked
-                FROM _id_rl GROUP BY source),
+                FROM identity.child_records GROUP BY source),
             -- a record is in conflict when its child is: the children count theirs per source
             conflicts AS (
                 UNPIVOT (SELECT {conflicts} FROM _id_children)
