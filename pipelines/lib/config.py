@@ -55,5 +55,5 @@ def settings() -> Settings:
         district_code=os.environ.get("YIYU_DISTRICT_CODE", "330206"),
         district_name=os.environ.get("YIYU_DISTRICT_NAME", "北仑区"),
         small_cell_k=int(os.environ.get("YIYU_SMALL_CELL_K", "5")),
-        duckdb_memory_limit=os.environ.get("YIYU_DUCKDB_MEMORY_LIMIT", "3GB"),
+        duckdb_memory_limit=os.environ.get("YIYU_DUCKDB_MEMORY_LIMIT", "4GB"),
     )
