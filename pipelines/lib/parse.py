@@ -88,8 +88,10 @@ def match_headers(source: Source, headers: list[str]) -> tuple[dict[str, str], l
     return found, unknown
 
 
-def _typed(col: Column, text: pl.Expr) -> pl.Expr:
+def _typed(col: Column, text: pl.Expr, iso_dates: set[str]) -> pl.Expr:
     match col.kind:
+        case "date" if col.name in iso_dates:
+            return values.parse_iso_date(text)
         case "date":
             return values.parse_date(text)
         case "bool":
@@ -227,14 +229,17 @@ def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
         c.name: values.clean(pl.col(found[c.name])) if c.name in found else pl.lit(None, pl.String)
         for c in source.columns
     }
+    cleaned = raw.select(
+        pl.col("_row"), *(texts[c.name].alias(f"_t_{c.name}") for c in source.columns)
+    )
+    iso_dates = {
+        c.name
+        for c in source.columns
+        if c.kind == "date" and values.is_iso_dates(cleaned[f"_t_{c.name}"])
+    }
     # Lazy up to the checks, so polars computes each shared subexpression once.
-    frame = (
-        raw.lazy()
-        .select(
-            pl.col("_row"),
-            *(texts[c.name].alias(f"_t_{c.name}") for c in source.columns),
-        )
-        .with_columns(_typed(c, pl.col(f"_t_{c.name}")).alias(c.name) for c in source.columns)
+    frame = cleaned.lazy().with_columns(
+        _typed(c, pl.col(f"_t_{c.name}"), iso_dates).alias(c.name) for c in source.columns
     )
 
     checks: list[tuple[pl.Expr, pl.Expr, str]] = []
