@@ -43,11 +43,7 @@ RECORD_COLUMNS = {
     "triple_key": "VARCHAR",
     "sex": "VARCHAR",
     "birth_date": "DATE",
-    "community_code": "VARCHAR",
-    "archive_date": "DATE",
 }
-# Columns that the child attributes read from one source only.
-SOURCE_ONLY = {"community_code": "births", "archive_date": "health_archives"}
 # What child_records carries of each record for the marts (its date, and an archive's
 # community and closing), so dbt reads the linked records without joining them back.
 DETAIL_COLUMNS = {
@@ -68,16 +64,9 @@ RECORD_DETAILS = {
     "enrollments": {"record_date": "enroll_date"},
 }
 assert set(RECORD_DETAILS) == set(ATTRIBUTE_PRIORITY)
-# What the children are built from, carried in child_records until they are (`_` + name).
-INTERNAL = {
-    "src_rank": "src_rank",
-    "sex": "sex",
-    "birth_date": "birth_date",
-    "attr_community_code": "classed.community_code",
-    "archive_date": "archive_date",
-    "child_lbl": "child_lbl",
-    "own_ref": "own_ref",
-}
+# What else the children are built from, carried in child_records until they are (`_` +
+# name); their birth community and first archive date come from the details above.
+INTERNAL = ("src_rank", "sex", "birth_date", "child_lbl", "own_ref")
 RUN_SETTINGS = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
 # Birth dates coded as days since DAY_ZERO (below DAY_CODES) to pick the best one in one min.
 DAY_ZERO = "DATE '0001-01-01'"
@@ -97,9 +86,7 @@ def _records_view(con: duckdb.DuckDBPyConnection) -> None:
             ).fetchall()
         }
         cols = [
-            f"{name}::{typ} AS {name}"
-            if name in present and SOURCE_ONLY.get(name, source) == source
-            else f"NULL::{typ} AS {name}"
+            f"{name}::{typ} AS {name}" if name in present else f"NULL::{typ} AS {name}"
             for name, typ in RECORD_COLUMNS.items()
         ]
         details = RECORD_DETAILS[source]
@@ -305,7 +292,7 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
     # only the children need (INTERNAL, prefixed `_`) are dropped once the children are
     # built (a drop is metadata only), sparing a second copy of 25M records. A record
     # without a class label (ambiguous, or without triple) is a child of its own (`_own_ref`).
-    internal = ", ".join(f"{expr} AS _{name}" for name, expr in INTERNAL.items())
+    internal = ", ".join(f"{name} AS _{name}" for name in INTERNAL)
     details = ", ".join(f"detail_{name} AS {name}" for name in DETAIL_COLUMNS)
     # Attributes: from the best source (lowest src_rank), and within it the smallest value,
     # found with one integer min over src_rank and the value's code.
@@ -342,16 +329,18 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
                     % 10] AS sex,
                 {DAY_ZERO} + (min(src_rank * {DAY_CODES} + (birth_date - {DAY_ZERO}))
                     % {DAY_CODES})::INTEGER AS birth_date,
-                min(attr_community_code) AS birth_community_code,
+                min(community_code) FILTER (WHERE source = 'births') AS birth_community_code,
                 bool_or(source = 'births') AS has_birth_record,
                 bool_or(source = 'health_archives') AS has_archive,
-                min(archive_date) AS first_archive_date,
+                min(record_date) FILTER (WHERE source = 'health_archives')
+                    AS first_archive_date,
                 count(*) AS n_records,
                 min(birth_date) <> max(birth_date) AS birth_date_conflict,
                 min(sex) <> max(sex) AS sex_conflict,
                 bool_or(is_ambiguous) AS is_ambiguous,
                 {per_source}
-            FROM (SELECT source, child_key, is_ambiguous, {records} FROM identity.child_records)
+            FROM (SELECT source, child_key, is_ambiguous, record_date, community_code, {records}
+                FROM identity.child_records)
             GROUP BY child_lbl, own_ref"""
         )
         for name in INTERNAL:
