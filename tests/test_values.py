@@ -37,39 +37,6 @@ def test_impossible_or_foreign_dates_do_not_read(text):
     assert _apply(values.parse_date, [text]) == [None]
 
 
-PARSERS = (values.parse_iso_date, values.parse_date)
-# (text, whether a column of it takes the ISO fast path), by hand.
-DATE_FORMS = [
-    ("2023-01-05", True),
-    ("2023-02-30", True),
-    ("0000-01-01", True),
-    ("9999-12-31", True),
-    (None, True),
-    ("2023/1/5", False),
-    ("20230105", False),
-    ("2023-1-5", False),
-    ("2023-01-05 10:00:00", False),
-    ("23-01-05", False),
-    ("+023-01-05", False),
-    ("2023-001-05", False),
-]
-
-
-@pytest.mark.parametrize(("text", "fast"), DATE_FORMS)
-def test_iso_fast_path_is_taken_only_where_it_reads_as_parse_date(text, fast):
-    assert values.is_iso_dates(pl.Series([text], dtype=pl.String)) is fast
-    if fast:  # compared as day numbers: year 0 has no Python date
-        frame = pl.DataFrame({"t": [text]}, schema={"t": pl.String})
-        read = [frame.select(fn(pl.col("t")).cast(pl.Int32)).item() for fn in PARSERS]
-        assert read[0] == read[1]
-
-
-def test_one_other_form_sends_the_whole_column_the_general_way():
-    column = pl.Series([text for text, _ in DATE_FORMS], dtype=pl.String)
-    assert not values.is_iso_dates(column)
-    assert values.is_iso_dates(column.head(5))
-
-
 def test_booleans_in_every_form():
     texts = ["是", "否", "Y", "n", "1", "0", "true", "FALSE", "True", "maybe"]
     expected = [True, False, True, False, True, False, True, False, True, None]

@@ -63,20 +63,6 @@ def parse_date(text: pl.Expr) -> pl.Expr:
     return padded.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
 
 
-ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
-
-
-def is_iso_dates(texts: pl.Series) -> bool:
-    """Whether every value is YYYY-MM-DD (nulls aside): then `parse_iso_date` reads them as
-    `parse_date` does (its rewriting leaves such text as it is), at a fifth of the cost.
-    Parquet exports with typed dates and some CSV exports write every date so."""
-    return bool(texts.str.contains(ISO_DATE).all())
-
-
-def parse_iso_date(text: pl.Expr) -> pl.Expr:
-    return text.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-
-
 def parse_bool(text: pl.Expr) -> pl.Expr:
     lower = text.str.to_lowercase()
     return pl.when(lower.is_in(TRUE_WORDS)).then(True).when(lower.is_in(FALSE_WORDS)).then(False)
