@@ -26,7 +26,6 @@ def child_index(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "children": summary["children"],
             **{f"records_{source}": n for source, n in summary["records"].items()},
             "ambiguous": summary["ambiguous"],
-            "propagation_rounds": summary["rounds"],
             "seconds": summary["seconds"],
         }
     )
