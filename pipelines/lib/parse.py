@@ -19,6 +19,10 @@ from pipelines.lib.sources import ALIASES, RANGES, Column, Source
 _ECHO_KINDS = {"date", "bool", "sex", "int", "float", "enum", "code", "text"}
 _CODE_KINDS = {"enum", "sex"}
 _PERSONAL_KINDS = {"name", "identifier", "id_number"}
+_UNLINKABLE = (
+    "no ID number, birth certificate or archive number, and no complete name + birth date + sex"
+)
+_INVALID_STAFF_ID = "id_number: not a valid resident ID number (GB 11643)"
 # Rows whose distinct values decide how a column is read (`_read`).
 _DISTINCT_SAMPLE = 10_000
 
@@ -116,10 +120,11 @@ def _read(col: Column, raw: pl.Series) -> tuple[pl.Expr, pl.Expr]:
     """Expressions of a column's cleaned text (`_t_<name>`, over the raw frame) and typed
     value (`<name>`, over the cleaned one). Exports repeat most values (dates, sexes, codes,
     sizes): when at most half the values of the part are distinct, each distinct value is
-    read once and looked up (a date read row by row costs 20 times more). The first rows
-    tell, so that a column of distinct values (numbers, names) is not hashed in vain."""
+    read once and looked up (a date read row by row costs 20 times more). The values of the
+    first rows tell, so that a column of distinct values (numbers, names, ID numbers however
+    sparse) is not hashed in vain."""
     text = f"_t_{col.name}"
-    head = raw.head(_DISTINCT_SAMPLE)
+    head = raw.head(_DISTINCT_SAMPLE).drop_nulls()
     if 2 * head.n_unique() > head.len():
         return values.clean(pl.col(raw.name)).alias(text), _typed(col, pl.col(text)).alias(col.name)
     distinct = raw.drop_nulls().unique()
@@ -195,10 +200,6 @@ def _child_identity(source: Source, frame: pl.DataFrame) -> pl.DataFrame:
     record_natural = {"births": "birth_cert_no", "health_archives": "archive_no"}
     frame = frame.with_columns(
         _e_link=pl.when(~linkable).then(pl.lit("unlinkable")),
-        _m_link=pl.lit(
-            "no ID number, birth certificate or archive number, and no complete"
-            " name + birth date + sex"
-        ),
         id_key=keyed_hash(pl.col("_id18"), "id"),
         birth_cert_key=keyed_hash(pl.col("birth_cert_no"), "bc"),
         archive_key=keyed_hash(pl.col("archive_no"), "ar"),
@@ -224,7 +225,6 @@ def _staff_identity(frame: pl.DataFrame) -> pl.DataFrame:
         _e_id=pl.when(pl.col("id_number").is_not_null() & valid.is_null()).then(
             pl.lit("unparseable_value")
         ),
-        _m_id=pl.lit("id_number: not a valid resident ID number (GB 11643)"),
         staff_key=keyed_hash(valid, "id"),
         record_key=keyed_hash(natural, "st"),
     )
@@ -280,10 +280,10 @@ def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
             if absent not in frame.collect_schema().names():
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(absent))
         frame = _child_identity(source, frame)
-        checks.append((pl.col("_e_link"), pl.col("_m_link"), "record"))
+        checks.append((pl.col("_e_link"), pl.lit(_UNLINKABLE), "record"))
     if source.name == "staff":
         frame = _staff_identity(frame)
-        checks.append((pl.col("_e_id"), pl.col("_m_id"), "id_number"))
+        checks.append((pl.col("_e_id"), pl.lit(_INVALID_STAFF_ID), "id_number"))
 
     frame = frame.with_columns(_reason=pl.coalesce(r for r, _, _ in checks)).collect()
     # Column and message only for the quarantined rows: polars would build every message
@@ -294,9 +294,11 @@ def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
         reason_code=pl.col("_reason"),
         detail=pl.coalesce(pl.when(r.is_not_null()).then(m) for r, m, _ in checks),
     )
-    good = frame.filter(pl.col("_reason").is_null())
-    warnings = _warnings(good) if source.child_level else _empty_warnings()
     schema = output_schema(source)
+    flags = ["_w_id", "_w_sex"] if source.child_level else []
+    # Only the columns kept are filtered (texts and intermediates are not copied).
+    good = frame.select(*schema, *flags, "_reason").filter(pl.col("_reason").is_null())
+    warnings = _warnings(good) if source.child_level else _empty_warnings()
     valid = good.select(pl.col(n).cast(t) for n, t in schema.items())
     return ParsedFile(rows_read, valid, quarantine, warnings, unknown)
 
