@@ -203,16 +203,12 @@ def _resolve_classes(con: duckdb.DuckDBPyConnection) -> None:
             SELECT grp, min(id_nid) <> max(id_nid) OR min(bc_nid) <> max(bc_nid) AS conflict
             FROM _id_grp WHERE comp IS NOT NULL GROUP BY grp)
         SELECT g.cid,
-            -- the smallest value naming this class; a child's key derives from its minimum
-            CASE WHEN g.comp IS NULL THEN 't:' || c.triple_key
-                 ELSE least('a:' || c.archive_key, 'b:' || c.birth_cert_key, 'i:' || c.id_key)
-                 END AS key_value,
             CASE WHEN g.comp IS NOT NULL AND coalesce(k.conflict, false) THEN g.comp
                  WHEN g.comp IS NOT NULL THEN g.grp
                  WHEN NOT coalesce(k.conflict, false) THEN g.grp END AS child_lbl,
             g.comp IS NULL AND g.tr_nid IS NOT NULL AND coalesce(k.conflict, false) AS is_ambiguous,
             g.shared_method
-        FROM _id_grp g JOIN _id_cls c USING (cid) LEFT JOIN conflict k USING (grp)"""
+        FROM _id_grp g LEFT JOIN conflict k USING (grp)"""
     )
 
 
@@ -231,15 +227,27 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
         on = f"hash({', '.join(f'r.{c}' for c in keys)}) = c.h"
     else:
         on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM c.{c}" for c in keys)
-    # child_key: md5 of the smallest identifier (or triple) value among the child's classes,
-    # or of its own record: it depends on the data only, never on row order. Each such value
+    # child_key: md5 of the smallest value naming the child among its classes' archive
+    # ('a:'), certificate ('b:') and ID ('i:') keys, the triple ('t:') when it has none, or
+    # of its own record: it depends on the data only, never on row order. Each such value
     # belongs to exactly one child (an ambiguous record's triple names no child). Key and
-    # record count are known per class label before any record is touched.
+    # record count are known per class label before any record is touched, and joined to
+    # the classes, so that each record is joined once.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _id_lbl AS
-        SELECT x.child_lbl, md5(min(x.key_value)) AS child_key, sum(c.n) AS n_records
+        SELECT x.child_lbl,
+            md5(coalesce('a:' || min(c.archive_key), 'b:' || min(c.birth_cert_key),
+                'i:' || min(c.id_key), 't:' || min(c.triple_key))) AS child_key,
+            sum(c.n) AS n_records
         FROM _id_res x JOIN _id_cls c USING (cid)
         WHERE x.child_lbl IS NOT NULL GROUP BY x.child_lbl"""
+    )
+    found_by = "c.h" if by_hash else ", ".join(f"c.{k}" for k in keys)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _id_class AS
+        SELECT {found_by}, x.child_lbl, x.is_ambiguous, x.shared_method, l.child_key,
+            l.n_records
+        FROM _id_res x JOIN _id_cls c USING (cid) LEFT JOIN _id_lbl l USING (child_lbl)"""
     )
     # Every record with its child, joined once, written as child_records itself: the columns
     # only the children need (INTERNAL, prefixed `_`) are dropped once the children are
@@ -263,16 +271,17 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
         con.execute(
             f"""CREATE OR REPLACE TABLE identity.child_records AS
             WITH classed AS (
-                SELECT r.*, x.child_lbl, x.is_ambiguous, x.shared_method,
-                    CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key
+                SELECT r.*, c.child_lbl, c.is_ambiguous, c.shared_method,
+                    c.child_key AS lbl_key, c.n_records AS lbl_records,
+                    CASE WHEN c.child_lbl IS NULL THEN r.source || ':' || r.record_key
                         END AS own_ref
-                FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid))
+                FROM _id_rec r JOIN _id_class c ON {on})
             SELECT source, record_key,
-                coalesce(l.child_key, md5('record:' || own_ref)) AS child_key,
+                coalesce(lbl_key, md5('record:' || own_ref)) AS child_key,
                 coalesce(shared_method, CASE WHEN is_ambiguous THEN 'ambiguous'
-                    WHEN l.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
+                    WHEN lbl_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
                 is_ambiguous, {details}, {internal}
-            FROM classed LEFT JOIN _id_lbl l USING (child_lbl)"""
+            FROM classed"""
         )
         records = ", ".join(f"_{name} AS {name}" for name in INTERNAL)
         con.execute(

@@ -69,11 +69,10 @@ def _with_row_numbers(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _read_csv(data: bytes) -> RawTable:
     text, encoding = decode_text(data)
+    # UTF-8 bytes are read as they are (decoding checked them); others are re-encoded.
+    utf8 = {"utf-8": data, "utf-8-sig": data[3:]}.get(encoding) or text.encode("utf-8")
     try:
-        frame = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            infer_schema=False,
-        )
+        frame = pl.read_csv(io.BytesIO(utf8), infer_schema=False)
     except pl.exceptions.PolarsError as exc:
         raise UnreadableFile(f"malformed CSV: {str(exc).splitlines()[0]}") from exc
     return RawTable(_with_row_numbers(frame), "csv", encoding)
