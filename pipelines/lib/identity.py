@@ -231,8 +231,7 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
     # ('a:'), certificate ('b:') and ID ('i:') keys, the triple ('t:') when it has none, or
     # of its own record: it depends on the data only, never on row order. Each such value
     # belongs to exactly one child (an ambiguous record's triple names no child). Key and
-    # record count are known per class label before any record is touched, and joined to
-    # the classes, so that each record is joined once.
+    # record count are known per class label before any record is touched.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _id_lbl AS
         SELECT x.child_lbl,
@@ -241,13 +240,6 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
             sum(c.n) AS n_records
         FROM _id_res x JOIN _id_cls c USING (cid)
         WHERE x.child_lbl IS NOT NULL GROUP BY x.child_lbl"""
-    )
-    found_by = "c.h" if by_hash else ", ".join(f"c.{k}" for k in keys)
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _id_class AS
-        SELECT {found_by}, x.child_lbl, x.is_ambiguous, x.shared_method, l.child_key,
-            l.n_records
-        FROM _id_res x JOIN _id_cls c USING (cid) LEFT JOIN _id_lbl l USING (child_lbl)"""
     )
     # Every record with its child, joined once, written as child_records itself: the columns
     # only the children need (INTERNAL, prefixed `_`) are dropped once the children are
@@ -271,17 +263,16 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
         con.execute(
             f"""CREATE OR REPLACE TABLE identity.child_records AS
             WITH classed AS (
-                SELECT r.*, c.child_lbl, c.is_ambiguous, c.shared_method,
-                    c.child_key AS lbl_key, c.n_records AS lbl_records,
-                    CASE WHEN c.child_lbl IS NULL THEN r.source || ':' || r.record_key
+                SELECT r.*, x.child_lbl, x.is_ambiguous, x.shared_method,
+                    CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key
                         END AS own_ref
-                FROM _id_rec r JOIN _id_class c ON {on})
+                FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid))
             SELECT source, record_key,
-                coalesce(lbl_key, md5('record:' || own_ref)) AS child_key,
+                coalesce(l.child_key, md5('record:' || own_ref)) AS child_key,
                 coalesce(shared_method, CASE WHEN is_ambiguous THEN 'ambiguous'
-                    WHEN lbl_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
+                    WHEN l.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
                 is_ambiguous, {details}, {internal}
-            FROM classed"""
+            FROM classed LEFT JOIN _id_lbl l USING (child_lbl)"""
         )
         records = ", ".join(f"_{name} AS {name}" for name in INTERNAL)
         con.execute(
