@@ -14,6 +14,7 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.defs.quality.checks import defs as quality_defs
+from pipelines.lib.identity import SOURCE_RECORDS
 from pipelines.lib.sources import SOURCES
 from pipelines.lib.warehouse import work_db
 
@@ -117,8 +118,10 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "child_key": V,
         "sex": V,
         "birth_date": D,
+        "has_archive": B,
         "birth_date_conflict": B,
         "sex_conflict": B,
+        **{column: "BIGINT" for column in SOURCE_RECORDS.values()},
     },
 }
 IDENTITY = ("child_records", "children")
@@ -305,24 +308,35 @@ def write_table(con, qualified: str, rows: list[dict]) -> None:
     con.execute(f"insert into {qualified} ({', '.join(names)}) select * from frame")
 
 
-def with_conflicts(tables: dict[str, list[dict]], sources: list[str]) -> list[dict]:
-    """The children with identity's conflict flags, worked out here from the records as the
-    tables stand: a child conflicts when its records hold two birth dates (or two sexes)."""
+def children_of(tables: dict[str, list[dict]], sources: list[str]) -> list[dict]:
+    """identity.children as identity builds it, worked out here from the records as the
+    tables stand: one row per child of the child records, its sex and birth date from
+    `children`, its records per source, and its conflict flags (two birth dates or sexes)."""
     child_of = {(r["source"], r["record_key"]): r["child_key"] for r in tables["child_records"]}
+    given = {c["child_key"]: c for c in tables["children"]}
+    counts: dict[str, dict[str, int]] = {}
     dates: dict[str, set] = {}
     sexes: dict[str, set] = {}
     for source in sources:
         for row in tables[source]:
             child = child_of.get((source, row["record_key"]))
+            if child is None:  # a record the stand-in index leaves out
+                continue
+            per_source = counts.setdefault(child, {})
+            per_source[source] = per_source.get(source, 0) + 1
             dates.setdefault(child, set()).add(row["birth_date"])
             sexes.setdefault(child, set()).add(row["sex"])
     return [
         {
-            **c,
-            "birth_date_conflict": len(dates.get(c["child_key"], ())) > 1,
-            "sex_conflict": len(sexes.get(c["child_key"], ())) > 1,
+            "child_key": child,
+            "sex": given.get(child, {}).get("sex"),
+            "birth_date": given.get(child, {}).get("birth_date"),
+            "has_archive": "health_archives" in per_source,
+            "birth_date_conflict": len(dates[child]) > 1,
+            "sex_conflict": len(sexes[child]) > 1,
+            **{column: per_source.get(s) for s, column in SOURCE_RECORDS.items()},
         }
-        for c in tables["children"]
+        for child, per_source in counts.items()
     ]
 
 
@@ -343,7 +357,7 @@ def stand_in_assets(tables: dict[str, list[dict]]) -> list:
     def child_index() -> None:
         with work_db() as con:
             write_table(con, "identity.child_records", tables["child_records"])
-            write_table(con, "identity.children", with_conflicts(tables, child_sources))
+            write_table(con, "identity.children", children_of(tables, child_sources))
 
     # Like the real marts, the probe reads the child index and every ingested source.
     @dg.asset(deps=[["identity", "child_index"], *(["ingested", s] for s in SOURCES)])

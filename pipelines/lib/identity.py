@@ -32,12 +32,17 @@ assert set(ATTRIBUTE_PRIORITY) == {s.name for s in SOURCES.values() if s.child_l
 
 IDENTIFIERS = ("id_key", "birth_cert_key", "archive_key")
 KEYS = ", ".join((*IDENTIFIERS, "triple_key"))
+# Node kinds in the order a child_key takes them: archive, certificate, ID number, triple.
+NODE_KINDS = {"archive_key": 1, "birth_cert_key": 2, "id_key": 3, "triple_key": 4}
+KIND_PREFIXES = "['a', 'b', 'i', 't']"
 # link_method of a record linked through a shared identifier, strongest first.
 IDENTIFIER_METHODS = {
     "id_key": "id_number",
     "birth_cert_key": "birth_cert",
     "archive_key": "archive_no",
 }
+# identity.children: the child's records per source.
+SOURCE_RECORDS = {source: f"{source}_records" for source in ATTRIBUTE_PRIORITY}
 RECORD_COLUMNS = {
     "record_key": "VARCHAR",
     "id_key": "VARCHAR",
@@ -67,18 +72,30 @@ RECORD_DETAILS = {
     "enrollments": {"record_date": "enroll_date"},
 }
 assert set(RECORD_DETAILS) == set(ATTRIBUTE_PRIORITY)
-# What else the children are built from, carried in child_records until they are (`_` +
-# name); their birth community and first archive date come from the details above.
-INTERNAL = ("src_rank", "sex", "birth_date", "child_lbl", "own_ref")
+# A record's class: what identity reads of it (expressions over a record of
+# `_record_selects`). An identifier-less record is a class of its own (`own_ref`): it may
+# become a child of its own.
+CLASS_COLUMNS = {
+    **{key: key for key in KEYS.split(", ")},
+    "sex": "CASE sex WHEN 'F' THEN 1 WHEN 'M' THEN 2 END::UTINYINT",
+    "birth_date": "birth_date",
+    "birth_community": "CASE WHEN source = 'births' THEN detail_community_code END",
+    "archive_date": "CASE WHEN source = 'health_archives' THEN detail_record_date END",
+    "own_ref": "CASE WHEN id_key IS NULL AND birth_cert_key IS NULL AND archive_key IS NULL"
+    " THEN source || ':' || record_key END",
+}
+CLASS_HASH = f"hash({', '.join(CLASS_COLUMNS)})"
 RUN_SETTINGS = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
 # Birth dates coded as days since DAY_ZERO (below DAY_CODES) to pick the best one in one min.
 DAY_ZERO = "DATE '0001-01-01'"
 DAY_CODES = 10_000_000
 
 
-def _records_view(con: duckdb.DuckDBPyConnection) -> None:
-    """All child-level records as one view; a column a source lacks reads as NULL."""
-    selects = []
+def _record_selects(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Per source, the SELECT of its records (`src`: its rank in ATTRIBUTE_PRIORITY) in the
+    columns of RECORD_COLUMNS and DETAIL_COLUMNS (`detail_` + name); a column a source lacks
+    reads as NULL."""
+    selects = {}
     for rank, source in enumerate(ATTRIBUTE_PRIORITY, start=1):
         present = {
             row[0]
@@ -99,11 +116,11 @@ def _records_view(con: duckdb.DuckDBPyConnection) -> None:
             else f"NULL::{typ} AS detail_{name}"
             for name, typ in DETAIL_COLUMNS.items()
         ]
-        selects.append(
-            f"SELECT '{source}' AS source, {rank} AS src_rank, {', '.join(cols)} "
+        selects[source] = (
+            f"SELECT '{source}' AS source, {rank}::UTINYINT AS src, {', '.join(cols)} "
             f"FROM ingested.{source}"
         )
-    con.execute("CREATE OR REPLACE TEMP VIEW _id_rec AS " + " UNION ALL ".join(selects))
+    return selects
 
 
 def connected_components(con: duckdb.DuckDBPyConnection, edges: str, out: str) -> None:
@@ -131,41 +148,51 @@ def connected_components(con: duckdb.DuckDBPyConnection, edges: str, out: str) -
         con.unregister("_id_cc_labels")
 
 
-def _identifier_classes(con: duckdb.DuckDBPyConnection) -> None:
-    """Records reduced to their distinct (identifiers, triple) combinations (`cid`), every
-    identifier and triple value numbered as a graph node, with the records carrying it.
-    Everything after this step works on integers only."""
+def _identifier_classes(con: duckdb.DuckDBPyConnection, records: str) -> None:
+    """Records (the query `records`) reduced to classes (`cid`) of records alike in all that
+    identity reads: source, identifiers, triple, sex and birth date, a birth's community, an
+    archive's date, and an identifier-less record's own key (such a record may become a
+    child of its own). Every identifier and triple value is numbered as a graph node, with the
+    records carrying it. Everything after this step works on classes only, never on records
+    (grouping by these columns costs less than aggregating them per class)."""
+    columns = ", ".join(f"{sql} AS {name}" for name, sql in CLASS_COLUMNS.items())
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_cls AS
-        SELECT row_number() OVER () AS cid, hash({KEYS}) AS h, *
-        FROM (SELECT {KEYS}, count(*) AS n FROM _id_rec GROUP BY ALL)"""
+        SELECT (row_number() OVER ())::INTEGER AS cid, {CLASS_HASH} AS h, *
+        FROM (SELECT src, {columns}, count(*)::INTEGER AS n
+            FROM ({records}) GROUP BY ALL)"""
     )
     values = " UNION ALL ".join(
-        f"SELECT '{col}' AS kind, {col} AS key, n FROM _id_cls WHERE {col} IS NOT NULL"
-        for col in (*IDENTIFIERS, "triple_key")
+        f"SELECT {rank}::UTINYINT AS kind, {col} AS key, n FROM _id_cls WHERE {col} IS NOT NULL"
+        for col, rank in NODE_KINDS.items()
     )
+    # Numbered in the order of kind and key, so the smallest number among a child's nodes
+    # names its smallest value of the first kind it has (its child_key, `_children_sql`).
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_node AS
-        SELECT kind, key, sum(n) AS n_records, row_number() OVER () AS nid
-        FROM ({values}) GROUP BY kind, key"""
+        SELECT kind, key, n_records, (row_number() OVER (ORDER BY kind, key))::INTEGER AS nid
+        FROM (SELECT kind, key, sum(n) AS n_records FROM ({values}) GROUP BY kind, key)"""
     )
     joins = "\n".join(
-        f"LEFT JOIN _id_node {col} ON {col}.kind = '{col}' AND {col}.key = c.{col}"
-        for col in (*IDENTIFIERS, "triple_key")
+        f"LEFT JOIN _id_node {col} ON {col}.kind = {rank} AND {col}.key = c.{col}"
+        for col, rank in NODE_KINDS.items()
     )
     shared = " ".join(
-        f"WHEN {col}.n_records > 1 THEN '{method}'" for col, method in IDENTIFIER_METHODS.items()
+        f"WHEN {col}.n_records > 1 THEN {code}"
+        for code, col in enumerate(IDENTIFIER_METHODS, start=1)
     )
+    # The classes with their nodes in place of the keys: the strings stay in _id_node only.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_clsn AS
-        SELECT c.cid,
+        SELECT c.* EXCLUDE ({KEYS}),
             id_key.nid AS id_nid, birth_cert_key.nid AS bc_nid, archive_key.nid AS ar_nid,
             triple_key.nid AS tr_nid,
             coalesce(id_key.nid, birth_cert_key.nid, archive_key.nid) AS first_nid,
-            CASE {shared} END AS shared_method
+            CASE {shared} END::UTINYINT AS shared
         FROM _id_cls c
         {joins}"""
     )
+    con.execute("DROP TABLE _id_cls")
 
 
 def _resolve_classes(con: duckdb.DuckDBPyConnection) -> None:
@@ -179,7 +206,7 @@ def _resolve_classes(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _id_comp AS
-        SELECT c.*, coalesce(l.label, c.first_nid) AS comp
+        SELECT c.cid, c.id_nid, c.bc_nid, c.tr_nid, coalesce(l.label, c.first_nid) AS comp
         FROM _id_clsn c LEFT JOIN _id_l1 l ON l.node = c.first_nid"""
     )
     # Demographic groups: identifier child -- triple edges; identifier-less records hang on
@@ -206,51 +233,90 @@ def _resolve_classes(con: duckdb.DuckDBPyConnection) -> None:
             CASE WHEN g.comp IS NOT NULL AND coalesce(k.conflict, false) THEN g.comp
                  WHEN g.comp IS NOT NULL THEN g.grp
                  WHEN NOT coalesce(k.conflict, false) THEN g.grp END AS child_lbl,
-            g.comp IS NULL AND g.tr_nid IS NOT NULL AND coalesce(k.conflict, false) AS is_ambiguous,
-            g.shared_method
+            g.comp IS NULL AND g.tr_nid IS NOT NULL AND coalesce(k.conflict, false) AS is_ambiguous
         FROM _id_grp g LEFT JOIN conflict k USING (grp)"""
     )
+    for name in ("_id_l1", "_id_l2", "_id_comp", "_id_grp"):
+        con.execute(f"DROP TABLE {name}")  # their memory goes to the steps after
 
 
 def classes_hash_apart(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether no two classes share the 64-bit hash of their keys: then a record's hash names
-    its own class, and records find their class by an integer join (a third of the cost of
-    comparing four strings); else by the keys themselves."""
-    return con.execute("SELECT count(DISTINCT h) = count(*) FROM _id_cls").fetchone()[0]
+    """Whether no two classes of one source share the 64-bit hash of their columns: then a
+    record's hash names its class, and records find it by an integer join (a third of the
+    cost of comparing the columns); else by the columns themselves."""
+    return con.execute("SELECT count(DISTINCT (src, h)) = count(*) FROM _id_clsn").fetchone()[0]
 
 
-def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
-    """Record-level assignment, children and metrics, replaced in one transaction.
-    `by_hash`: records find their class by its hash (classes_hash_apart())."""
+def _children_sql() -> str:
+    """One row per child from its classes: those of one class label, or the one record of
+    an identifier-less class without label (ambiguous), a child of its own (`own_ref`).
+    child_key: md5 of the smallest value naming the child among its classes' archive
+    ('a:'), certificate ('b:') and ID ('i:') keys, the triple ('t:') when it has none, or of
+    its own record; it depends on the data only, never on row order."""
+    per_source = ", ".join(
+        f'sum(n) FILTER (WHERE src = {i}) AS "{s}"'
+        for i, s in enumerate(ATTRIBUTE_PRIORITY, start=1)
+    )
+    births, archives = (ATTRIBUTE_PRIORITY.index(s) + 1 for s in ("births", "health_archives"))
+    # Attributes: from the best source (lowest rank), and within it the smallest value,
+    # found with one integer min over the rank and the value's code.
+    return f"""
+        WITH children AS (
+            SELECT x.child_lbl, CASE WHEN x.child_lbl IS NULL THEN c.own_ref END AS own_ref,
+                min(least(c.ar_nid, c.bc_nid, c.id_nid, c.tr_nid)) AS name_nid,
+                ['F', 'M'][min(c.src * 10 + c.sex) % 10] AS sex,
+                {DAY_ZERO} + (min(c.src * {DAY_CODES}
+                    + (c.birth_date - {DAY_ZERO})) % {DAY_CODES})::INTEGER AS birth_date,
+                min(c.birth_community) AS birth_community_code,
+                bool_or(c.src = {births}) AS has_birth_record,
+                bool_or(c.src = {archives}) AS has_archive,
+                min(c.archive_date) AS first_archive_date,
+                sum(c.n) AS n_records,
+                min(c.birth_date) <> max(c.birth_date) AS birth_date_conflict,
+                min(c.sex) <> max(c.sex) AS sex_conflict,
+                bool_or(x.is_ambiguous) AS is_ambiguous,
+                {per_source}
+            FROM _id_clsn c JOIN _id_res x USING (cid)
+            GROUP BY ALL)
+        SELECT coalesce(md5('record:' || c.own_ref),
+                md5({KIND_PREFIXES}[n.kind] || ':' || n.key)) AS child_key,
+            c.* EXCLUDE (own_ref, name_nid)
+        FROM children c LEFT JOIN _id_node n ON n.nid = c.name_nid"""
+
+
+def _publish(con: duckdb.DuckDBPyConnection, selects: dict[str, str], by_hash: bool) -> None:
+    """Class map, the records view over it, children and metrics, replaced in one
+    transaction. `by_hash`: records find their class by its hash (classes_hash_apart())."""
     keys = KEYS.split(", ")
     if by_hash:
-        on = f"hash({', '.join(f'r.{c}' for c in keys)}) = c.h"
+        class_columns, key_nodes = "c.h AS class_hash", ""
+        on = "m.class_hash = r.class_hash"
     else:
-        on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM c.{c}" for c in keys)
-    # child_key: md5 of the smallest value naming the child among its classes' archive
-    # ('a:'), certificate ('b:') and ID ('i:') keys, the triple ('t:') when it has none, or
-    # of its own record: it depends on the data only, never on row order. Each such value
-    # belongs to exactly one child (an ambiguous record's triple names no child). Key and
-    # record count are known per class label before any record is touched.
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _id_lbl AS
-        SELECT x.child_lbl,
-            md5(coalesce('a:' || min(c.archive_key), 'b:' || min(c.birth_cert_key),
-                'i:' || min(c.id_key), 't:' || min(c.triple_key))) AS child_key,
-            sum(c.n) AS n_records
-        FROM _id_res x JOIN _id_cls c USING (cid)
-        WHERE x.child_lbl IS NOT NULL GROUP BY x.child_lbl"""
-    )
-    # Every record with its child, joined once, written as child_records itself: the columns
-    # only the children need (INTERNAL, prefixed `_`) are dropped once the children are
-    # built (a drop is metadata only), sparing a second copy of 25M records. A record
-    # without a class label (ambiguous, or without triple) is a child of its own (`_own_ref`).
-    internal = ", ".join(f"{name} AS _{name}" for name in INTERNAL)
-    details = ", ".join(f"detail_{name} AS {name}" for name in DETAIL_COLUMNS)
-    # Attributes: from the best source (lowest src_rank), and within it the smallest value,
-    # found with one integer min over src_rank and the value's code.
-    per_source = ", ".join(
-        f"count(*) FILTER (WHERE source = '{s}') AS \"{s}\"" for s in ATTRIBUTE_PRIORITY
+        nids = ("id_nid", "bc_nid", "ar_nid", "tr_nid")
+        others = [c for c in CLASS_COLUMNS if c not in keys]
+        class_columns = ", ".join([*(f"{c}.key AS {c}" for c in keys), *(f"c.{c}" for c in others)])
+        key_nodes = "\n".join(
+            f"LEFT JOIN _id_node {c} ON {c}.nid = c.{nid}"
+            for c, nid in zip(keys, nids, strict=True)
+        )
+        on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM m.{c}" for c in CLASS_COLUMNS)
+    # A record with its class columns (and their hash), as the classes were grouped.
+    record_class = ", ".join(f"{sql} AS {name}" for name, sql in CLASS_COLUMNS.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _id_children AS {_children_sql()}")
+    methods = "[" + ", ".join(f"'{m}'" for m in IDENTIFIER_METHODS.values()) + "]"
+    details = ", ".join(f"r.detail_{name} AS {name}" for name in DETAIL_COLUMNS)
+    # A record finds its class in the map of its own source (a smaller hash table per
+    # source: 4 s for 19M checks against 11 s for one map of all classes at 3M children).
+    records = " UNION ALL ".join(
+        f"""SELECT r.source, r.record_key,
+            coalesce(m.child_key, md5('record:' || r.source || ':' || r.record_key))
+                AS child_key,
+            m.link_method, m.is_ambiguous, {details}
+        FROM (SELECT *, {CLASS_HASH} AS class_hash
+            FROM (SELECT * EXCLUDE ({KEYS}, sex, birth_date), {record_class} FROM ({select})))
+            AS r
+        JOIN identity.record_classes m ON m.src = r.src AND {on}"""
+        for select in selects.values()
     )
     sources = ", ".join(f"('{s}', {i})" for i, s in enumerate(ATTRIBUTE_PRIORITY, start=1))
     conflicts = ", ".join(
@@ -260,81 +326,67 @@ def _publish(con: duckdb.DuckDBPyConnection, by_hash: bool) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS identity")
+        # child_key: md5 of the smallest value naming the child among its classes' archive
+        # ('a:'), certificate ('b:') and ID ('i:') keys, the triple ('t:') when it has none,
+        # or NULL for a class whose records are children of their own (keyed by record).
         con.execute(
-            f"""CREATE OR REPLACE TABLE identity.child_records AS
-            WITH classed AS (
-                SELECT r.*, x.child_lbl, x.is_ambiguous, x.shared_method,
-                    CASE WHEN x.child_lbl IS NULL THEN r.source || ':' || r.record_key
-                        END AS own_ref
-                FROM _id_rec r JOIN _id_cls c ON {on} JOIN _id_res x USING (cid))
-            SELECT source, record_key,
-                coalesce(l.child_key, md5('record:' || own_ref)) AS child_key,
-                coalesce(shared_method, CASE WHEN is_ambiguous THEN 'ambiguous'
-                    WHEN l.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
-                is_ambiguous, {details}, {internal}
-            FROM classed LEFT JOIN _id_lbl l USING (child_lbl)"""
+            f"""CREATE OR REPLACE TABLE identity.record_classes AS
+            SELECT c.src, {class_columns}, c.n AS records, k.child_key,
+                coalesce({methods}[c.shared], CASE WHEN x.is_ambiguous THEN 'ambiguous'
+                    WHEN k.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
+                x.is_ambiguous
+            FROM _id_clsn c JOIN _id_res x USING (cid)
+            LEFT JOIN _id_children k ON k.child_lbl = x.child_lbl
+            {key_nodes}"""
         )
-        records = ", ".join(f"_{name} AS {name}" for name in INTERNAL)
+        # The records are not copied (25M rows at 3M children): a view finds their class.
+        # (A warehouse of an earlier version holds them as a table.)
+        if con.execute(
+            "SELECT count(*) FROM duckdb_tables()"
+            " WHERE schema_name = 'identity' AND table_name = 'child_records'"
+        ).fetchone()[0]:
+            con.execute("DROP TABLE identity.child_records")
+        con.execute(f"CREATE OR REPLACE VIEW identity.child_records AS {records}")
+        per_source = ", ".join(f'"{s}"::BIGINT AS {c}' for s, c in SOURCE_RECORDS.items())
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _id_children AS
-            SELECT any_value(child_key) AS child_key,
-                ['F', 'M'][min(src_rank * 10 + CASE sex WHEN 'F' THEN 1 WHEN 'M' THEN 2 END)
-                    % 10] AS sex,
-                {DAY_ZERO} + (min(src_rank * {DAY_CODES} + (birth_date - {DAY_ZERO}))
-                    % {DAY_CODES})::INTEGER AS birth_date,
-                min(community_code) FILTER (WHERE source = 'births') AS birth_community_code,
-                bool_or(source = 'births') AS has_birth_record,
-                bool_or(source = 'health_archives') AS has_archive,
-                min(record_date) FILTER (WHERE source = 'health_archives')
-                    AS first_archive_date,
-                count(*) AS n_records,
-                min(birth_date) <> max(birth_date) AS birth_date_conflict,
-                min(sex) <> max(sex) AS sex_conflict,
-                bool_or(is_ambiguous) AS is_ambiguous,
-                {per_source}
-            FROM (SELECT source, child_key, is_ambiguous, record_date, community_code, {records}
-                FROM identity.child_records)
-            GROUP BY child_lbl, own_ref"""
-        )
-        for name in INTERNAL:
-            con.execute(f"ALTER TABLE identity.child_records DROP COLUMN _{name}")
-        con.execute(
-            """CREATE OR REPLACE TABLE identity.children AS
+            f"""CREATE OR REPLACE TABLE identity.children AS
             SELECT child_key, sex, birth_date,
                 birth_community_code, has_birth_record,
                 has_archive, first_archive_date, n_records::INTEGER AS n_records,
-                birth_date_conflict, sex_conflict, is_ambiguous
+                birth_date_conflict, sex_conflict, is_ambiguous, {per_source}
             FROM _id_children"""
         )
         failpoint("identity")  # mid-transaction: a kill here must leave nothing half-written
         con.execute(
             f"""CREATE OR REPLACE TABLE identity.linkage_metrics AS
             WITH methods AS (
-                SELECT source,
-                    count(*) AS records,
-                    count(*) FILTER (WHERE link_method = 'id_number') AS linked_by_id_number,
-                    count(*) FILTER (WHERE link_method = 'birth_cert') AS linked_by_birth_cert,
-                    count(*) FILTER (WHERE link_method = 'archive_no') AS linked_by_archive_no,
-                    count(*) FILTER (WHERE link_method = 'demographics')
+                SELECT src AS rank,
+                    sum(records) AS records,
+                    sum(records) FILTER (WHERE link_method = 'id_number') AS linked_by_id_number,
+                    sum(records) FILTER (WHERE link_method = 'birth_cert')
+                        AS linked_by_birth_cert,
+                    sum(records) FILTER (WHERE link_method = 'archive_no')
+                        AS linked_by_archive_no,
+                    sum(records) FILTER (WHERE link_method = 'demographics')
                         AS linked_by_demographics,
-                    count(*) FILTER (WHERE link_method = 'ambiguous') AS ambiguous,
-                    count(*) FILTER (WHERE link_method = 'none') AS unlinked
-                FROM identity.child_records GROUP BY source),
+                    sum(records) FILTER (WHERE link_method = 'ambiguous') AS ambiguous,
+                    sum(records) FILTER (WHERE link_method = 'none') AS unlinked
+                FROM identity.record_classes GROUP BY src),
             -- a record is in conflict when its child is: the children count theirs per source
             conflicts AS (
                 UNPIVOT (SELECT {conflicts} FROM _id_children)
                 ON COLUMNS(*) INTO NAME source VALUE conflicts)
             SELECT s.source,
-                coalesce(m.records, 0) AS records,
-                coalesce(m.linked_by_id_number, 0) AS linked_by_id_number,
-                coalesce(m.linked_by_birth_cert, 0) AS linked_by_birth_cert,
-                coalesce(m.linked_by_archive_no, 0) AS linked_by_archive_no,
-                coalesce(m.linked_by_demographics, 0) AS linked_by_demographics,
-                coalesce(m.ambiguous, 0) AS ambiguous,
-                coalesce(m.unlinked, 0) AS unlinked,
-                coalesce(k.conflicts, 0) AS conflicts
+                coalesce(m.records, 0)::BIGINT AS records,
+                coalesce(m.linked_by_id_number, 0)::BIGINT AS linked_by_id_number,
+                coalesce(m.linked_by_birth_cert, 0)::BIGINT AS linked_by_birth_cert,
+                coalesce(m.linked_by_archive_no, 0)::BIGINT AS linked_by_archive_no,
+                coalesce(m.linked_by_demographics, 0)::BIGINT AS linked_by_demographics,
+                coalesce(m.ambiguous, 0)::BIGINT AS ambiguous,
+                coalesce(m.unlinked, 0)::BIGINT AS unlinked,
+                coalesce(k.conflicts, 0)::BIGINT AS conflicts
             FROM (VALUES {sources}) s(source, rank)
-            LEFT JOIN methods m USING (source) LEFT JOIN conflicts k USING (source)
+            LEFT JOIN methods m USING (rank) LEFT JOIN conflicts k USING (source)
             ORDER BY s.rank"""
         )
         con.execute("COMMIT")
@@ -357,10 +409,10 @@ def resolve_identity(con: duckdb.DuckDBPyConnection, by_keys: bool = False) -> d
     for name, value in RUN_SETTINGS.items():
         con.execute(f"SET {name} = {value}")
     try:
-        _records_view(con)
-        _identifier_classes(con)
+        selects = _record_selects(con)
+        _identifier_classes(con, " UNION ALL ".join(selects.values()))
         _resolve_classes(con)
-        _publish(con, by_hash=not by_keys and classes_hash_apart(con))
+        _publish(con, selects, by_hash=not by_keys and classes_hash_apart(con))
     finally:
         for name, value in before.items():
             con.execute(f"SET {name} = {value}")
@@ -368,7 +420,6 @@ def resolve_identity(con: duckdb.DuckDBPyConnection, by_keys: bool = False) -> d
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, '_id_')"
     ).fetchall():
         con.execute(f"DROP TABLE {name}")
-    con.execute("DROP VIEW _id_rec")
     records = dict(con.execute("SELECT source, records FROM identity.linkage_metrics").fetchall())
     children, ambiguous = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE is_ambiguous) FROM identity.children"

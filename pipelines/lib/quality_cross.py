@@ -12,33 +12,34 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from pipelines.lib.identity import SOURCE_RECORDS
 from pipelines.lib.quality_exact import column_types
 from pipelines.lib.quality_ge import RuleResult, validate
 from pipelines.lib.quality_suites import CROSS_SOURCE, CheckOutcome, Suite
 
 
 def _per_source(con: duckdb.DuckDBPyConnection, memo: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per source in one scan of the child records: its records, those whose child also has a
-    record in another source (linked), its children, and those of them with no archive."""
+    """Per source, from the children's record counts per source: its records, those whose
+    child also has a record in another source (linked), its children, and those of them with
+    no archive."""
     if "per_source" not in memo:
+        counts = ", ".join(SOURCE_RECORDS.values())
+        sources = " + ".join(f"(coalesce({c}, 0) > 0)::INTEGER" for c in SOURCE_RECORDS.values())
+        names = " ".join(f"WHEN '{c}' THEN '{s}'" for s, c in SOURCE_RECORDS.items())
         memo["per_source"] = con.execute(
-            """
-            with per_pair as (
-                select child_key, source, count(*) as n
-                from identity.child_records group by child_key, source
-            ), per_child as (
-                select child_key, count(source) as sources,
-                       bool_or(source = 'health_archives') as archived
-                from per_pair group by child_key
+            f"""
+            with per_child as (
+                select has_archive as archived, {sources} as sources, {counts}
+                from identity.children
+            ), per_pair as (
+                unpivot per_child on {counts} into name count_column value n
             )
-            select p.source, sum(p.n)::bigint as records,
-                   coalesce(sum(p.n) filter (where c.sources > 1 and p.child_key is not null), 0)
-                       ::bigint as linked_records,
+            select case count_column {names} end as source, sum(n)::bigint as records,
+                   coalesce(sum(n) filter (where sources > 1), 0)::bigint as linked_records,
                    count(*) as children,
-                   count(*) filter (where not (c.archived and p.child_key is not null))
-                       as children_without_archive
-            from per_pair p join per_child c on p.child_key is not distinct from c.child_key
-            group by p.source order by p.source
+                   count(*) filter (where not archived) as children_without_archive
+            from per_pair where n > 0
+            group by source order by source
             """
         ).df()
     return memo["per_source"]
@@ -99,8 +100,8 @@ def _enrollments_unknown_institution(con: duckdb.DuckDBPyConnection, memo: dict)
 METRICS: dict[
     str, tuple[Callable[[duckdb.DuckDBPyConnection, dict], pd.DataFrame], tuple[str, ...]]
 ] = {
-    "linkage_by_source": (_linkage_by_source, ("identity.child_records",)),
-    "enrolled_without_archive": (_enrolled_without_archive, ("identity.child_records",)),
+    "linkage_by_source": (_linkage_by_source, ("identity.children",)),
+    "enrolled_without_archive": (_enrolled_without_archive, ("identity.children",)),
     "attribute_conflicts": (_attribute_conflicts, ("identity.children",)),
     "enrollments_unknown_institution": (
         _enrollments_unknown_institution,

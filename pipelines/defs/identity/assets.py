@@ -10,7 +10,8 @@ from pipelines.lib.warehouse import work_db
     key=dg.AssetKey(["identity", "child_index"]),
     group_name="identity",
     deps=[dg.AssetKey(["ingested", source]) for source in ATTRIBUTE_PRIORITY],
-    description="Schema identity: child_records, children and linkage_metrics, linked by ID "
+    description="Schema identity: record_classes, the child_records view, children and "
+    "linkage_metrics, linked by ID "
     "number, birth certificate, archive number, then the demographic triple (docs/identity.md).",
     kinds={"duckdb"},
 )
