@@ -13,13 +13,17 @@ with enrollments as (
 ),
 
 checked as (
-    select distinct enrollments.enrollment_record_key
+    select enrollments.enrollment_record_key
     from enrollments
-    inner join {{ ref('int_child_linked_records') }} as checks
-        on
-            checks.child_key = enrollments.child_key
-            and checks.source = 'health_checks'
-            and checks.record_date between enrollments.enroll_date - interval 90 day and enrollments.enroll_date
+    inner join {{ ref('int_child_check_dates') }} as checks
+        on checks.child_key = enrollments.child_key
+    where
+        len(
+            list_filter(
+                checks.check_dates,
+                lambda check_date: check_date between enrollments.enroll_date - interval 90 day and enrollments.enroll_date  -- noqa: RF02
+            )
+        ) > 0
 )
 
 select
