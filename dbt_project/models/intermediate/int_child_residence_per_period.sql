@@ -8,60 +8,32 @@
 -- Each archive date carries the community of the latest naming archive up to that date, so one
 -- ASOF join finds both the latest archive and the latest naming one (a second ASOF join over
 -- the children and periods cost more than this window over the archives). Archived by D (an
--- archive dated <= D) comes from the same ASOF join.
-with archives as (
+-- archive dated <= D) comes from the same ASOF join. The archives are read once (one grouping
+-- per child and date), the birth record's community comes with the child (identity).
+with archives_per_date as (
     select
         child_key,
         record_date,
-        closed_on,
-        close_reason
+        -- the latest archive of the date (structs compare field by field: record_key first)
+        max(struct_pack(record_key, closed_on, close_reason)) as last_archive,
+        arg_max(community_code, record_key) filter (where community_code is not null) as naming_community
     from {{ ref('int_child_linked_records') }}
     where source = 'health_archives'
-    qualify
-        row_number() over (
-            partition by child_key, record_date
-            order by record_key desc
-        ) = 1
-),
-
-naming_archives as (
-    select
-        child_key,
-        record_date,
-        community_code
-    from {{ ref('int_child_linked_records') }}
-    where source = 'health_archives' and community_code is not null
-    qualify
-        row_number() over (
-            partition by child_key, record_date
-            order by record_key desc
-        ) = 1
+    group by child_key, record_date
 ),
 
 dated_archives as (
     select
-        archives.child_key,
-        archives.record_date,
-        archives.closed_on,
-        archives.close_reason,
-        last_value(naming_archives.community_code ignore nulls) over (
-            partition by archives.child_key
-            order by archives.record_date
+        child_key,
+        record_date,
+        last_archive.closed_on,
+        last_archive.close_reason,
+        last_value(naming_community ignore nulls) over (
+            partition by child_key
+            order by record_date
             rows between unbounded preceding and current row
         ) as community_code
-    from archives
-    -- a naming archive is an archive: each of its dates is one of archives'
-    left join naming_archives
-        on archives.child_key = naming_archives.child_key and archives.record_date = naming_archives.record_date
-),
-
-birth_communities as (
-    select
-        child_key,
-        min(community_code) as community_code
-    from {{ ref('int_child_linked_records') }}
-    where source = 'births' and community_code is not null
-    group by child_key
+    from archives_per_date
 ),
 
 placed as (
@@ -72,11 +44,11 @@ placed as (
         coalesce(
             latest.closed_on <= children.period_end and latest.close_reason in ('moved_out', 'died'), false
         ) as is_closed,
-        coalesce(latest.community_code, birth_communities.community_code) as community_code
+        coalesce(latest.community_code, births.birth_community_code) as community_code
     from {{ ref('int_under_three_children_per_period') }} as children
     asof left join dated_archives as latest
         on children.child_key = latest.child_key and children.period_end >= latest.record_date
-    left join birth_communities on children.child_key = birth_communities.child_key
+    left join {{ ref('stg_identity__children') }} as births on children.child_key = births.child_key
 )
 
 select

@@ -1,4 +1,5 @@
 select
     cast(child_key as varchar) as child_key,
-    cast(birth_date as date) as birth_date
+    cast(birth_date as date) as birth_date,
+    cast(birth_community_code as varchar) as birth_community_code
 from {{ source('identity', 'children') }}
