@@ -456,6 +456,23 @@ def test_rerun_replaces_the_index(con):
     }
 
 
+def test_a_warehouse_holding_child_records_as_a_table_gets_the_view(con):
+    # Before round 7 identity wrote child_records as a table; a refresh replaces it.
+    con.execute("CREATE SCHEMA identity")
+    con.execute("CREATE TABLE identity.child_records AS SELECT 'stale' AS source")
+    resolve(
+        con,
+        births=[{"record_key": "b_1", "birth_cert_key": "b_1", "triple_key": "t_A"}],
+        enrollments=[{"record_key": "en_1", "triple_key": "t_A"}],
+    )
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables"
+        " WHERE table_schema = 'identity' AND table_name = 'child_records'"
+    ).fetchone()
+    assert kind == ("VIEW",)
+    assert partition(con) == {frozenset({"births:b_1", "enrollments:en_1"})}
+
+
 def test_synthetic_benchmark_load_resolves_every_child(tmp_path):
     # 2,000 children, each built to link into exactly one child (see benchmark_identity).
     summary = benchmark_identity(2000, str(tmp_path / "bench.duckdb"))

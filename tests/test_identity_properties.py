@@ -247,6 +247,7 @@ def expected_children(con: duckdb.DuckDBPyConnection, delivery: dict) -> list[tu
                 len(recs),
                 len({r["birth_date"] for _, _, r in recs}) > 1,
                 len({r["sex"] for _, _, r in recs}) > 1,
+                *(sum(s == source for _, s, _ in recs) or None for source in ATTRIBUTE_PRIORITY),
             )
         )
     return sorted(children)
@@ -259,7 +260,8 @@ def test_child_attributes_match_a_record_by_record_reference(delivery):
     got = con.execute(
         """SELECT child_key, sex, birth_date::VARCHAR, birth_community_code, has_birth_record,
             has_archive, first_archive_date::VARCHAR, n_records, birth_date_conflict,
-            sex_conflict
+            sex_conflict, births_records, health_archives_records, enrollments_records,
+            health_checks_records
         FROM identity.children ORDER BY ALL"""
     ).fetchall()
     assert got == expected_children(con, delivery)

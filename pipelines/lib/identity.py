@@ -326,9 +326,7 @@ def _publish(con: duckdb.DuckDBPyConnection, selects: dict[str, str], by_hash: b
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS identity")
-        # child_key: md5 of the smallest value naming the child among its classes' archive
-        # ('a:'), certificate ('b:') and ID ('i:') keys, the triple ('t:') when it has none,
-        # or NULL for a class whose records are children of their own (keyed by record).
+        # child_key NULL: the class's records are children of their own (keyed by record).
         con.execute(
             f"""CREATE OR REPLACE TABLE identity.record_classes AS
             SELECT c.src, {class_columns}, c.n AS records, k.child_key,
