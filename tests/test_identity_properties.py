@@ -163,9 +163,11 @@ def test_matches_the_union_find_reference(delivery, by_keys):
     expected_partition, expected_methods = reference(delivery)
     assert partition(con) == expected_partition
     assert methods(con) == expected_methods
-    # One row per record (the view finds exactly one class for each).
-    (rows,) = con.execute("SELECT count(*) FROM identity.child_records").fetchone()
-    assert rows == len(expected_methods) == sum(len(r) for r in delivery.values())
+    # One row per record (the view finds exactly one class for each), each with its child.
+    rows, with_child = con.execute(
+        "SELECT count(*), count(child_key) FROM identity.child_records"
+    ).fetchone()
+    assert rows == with_child == len(expected_methods) == sum(len(r) for r in delivery.values())
     order = ("id_number", "birth_cert", "archive_no", "demographics", "ambiguous", "none")
     for source, row in metrics(con).items():
         counted = [m for ref, m in expected_methods.items() if ref.startswith(f"{source}:")]

@@ -32,9 +32,10 @@ assert set(ATTRIBUTE_PRIORITY) == {s.name for s in SOURCES.values() if s.child_l
 
 IDENTIFIERS = ("id_key", "birth_cert_key", "archive_key")
 KEYS = ", ".join((*IDENTIFIERS, "triple_key"))
-# Node kinds in the order a child_key takes them: archive, certificate, ID number, triple.
-NODE_KINDS = {"archive_key": 1, "birth_cert_key": 2, "id_key": 3, "triple_key": 4}
-KIND_PREFIXES = "['a', 'b', 'i', 't']"
+# Node kinds in the order a child_key takes them (archive, certificate, ID number, triple),
+# each with its prefix in the key; a kind is numbered by its place here, from 1.
+KIND_PREFIXES = {"archive_key": "a", "birth_cert_key": "b", "id_key": "i", "triple_key": "t"}
+NODE_KINDS = {col: rank for rank, col in enumerate(KIND_PREFIXES, start=1)}
 # link_method of a record linked through a shared identifier, strongest first.
 IDENTIFIER_METHODS = {
     "id_key": "id_number",
@@ -258,6 +259,7 @@ def _children_sql() -> str:
         for i, s in enumerate(ATTRIBUTE_PRIORITY, start=1)
     )
     births, archives = (ATTRIBUTE_PRIORITY.index(s) + 1 for s in ("births", "health_archives"))
+    prefixes = "[" + ", ".join(f"'{p}'" for p in KIND_PREFIXES.values()) + "]"
     # Attributes: from the best source (lowest rank), and within it the smallest value,
     # found with one integer min over the rank and the value's code.
     return f"""
@@ -279,7 +281,7 @@ def _children_sql() -> str:
             FROM _id_clsn c JOIN _id_res x USING (cid)
             GROUP BY ALL)
         SELECT coalesce(md5('record:' || c.own_ref),
-                md5({KIND_PREFIXES}[n.kind] || ':' || n.key)) AS child_key,
+                md5({prefixes}[n.kind] || ':' || n.key)) AS child_key,
             c.* EXCLUDE (own_ref, name_nid)
         FROM children c LEFT JOIN _id_node n ON n.nid = c.name_nid"""
 
