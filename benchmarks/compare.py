@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from benchmarks.report import floor_figure
 from benchmarks.run import RESULTS_DIR
 
 FLOOR = "engine floor"
@@ -17,7 +18,7 @@ FLOOR = "engine floor"
 
 def _cpu(result: dict, stage: str) -> float | None:
     if stage == FLOOR:
-        return result["floor"]["cpu_s"]
+        return floor_figure(result, "cpu_s")
     return next((s.get("cpu_s") for s in result["full"]["stages"] if s["stage"] == stage), None)
 
 

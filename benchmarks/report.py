@@ -8,6 +8,7 @@ from benchmarks.events import RunLog
 
 MB = 1024 * 1024
 GB = 1024 * MB
+FLOOR_KEYS = {"before": "floor_before", "after": "floor"}  # when: key in the result JSON
 
 
 def _stage_rows_count(stage: str, rows: dict[str, int]) -> int | None:
@@ -100,17 +101,38 @@ def _goal(label: str, measured: str, ok: bool) -> None:
     print(f"  {'met ' if ok else 'MISS'}  {label:<44} {measured}")
 
 
+def floors(result: dict) -> dict[str, dict]:
+    """The floors measured, by when: before the refreshes (not in older results) and after."""
+    return {when: result[key] for when, key in FLOOR_KEYS.items() if key in result}
+
+
+def floor_figure(result: dict, figure: str) -> float:
+    """The floor's `figure` (wall_s, cpu_s) the goals are judged against: the mean of the
+    floors before and after the refreshes, as the shared machine's speed drifts between them."""
+    measured = floors(result).values()
+    return sum(floor[figure] for floor in measured) / len(measured)
+
+
+def _ratio_goal(label: str, result: dict, figure: str) -> None:
+    full = result["full"][figure]
+    ratio = full / floor_figure(result, figure)
+    each = [f"{when} {full / floor[figure]:.1f}x" for when, floor in floors(result).items()]
+    spread = f" ({', '.join(each)})" if len(each) > 1 else ""
+    _goal(label, f"{ratio:.1f}x{spread}", ratio <= 2)
+
+
 def print_goals(result: dict) -> None:
-    full, noop, floor = result["full"], result["noop"], result["floor"]
-    ratio = full["wall_s"] / floor["wall_s"]
-    cpu_ratio = full["cpu_s"] / floor["cpu_s"]
-    print(
-        f"\n== engine floor: {floor['wall_s']:.2f} s wall ({floor['seconds']:.2f} s in the "
-        f"computation), {floor['cpu_s']:.1f} s CPU, peak {floor['peak_rss'] / MB:,.0f} MB"
-    )
-    print(f"== goals ({result['children']:,} children)")
-    _goal("full refresh <= 2x floor, wall (province goal)", f"{ratio:.1f}x", ratio <= 2)
-    _goal("full refresh <= 2x floor, CPU", f"{cpu_ratio:.1f}x", cpu_ratio <= 2)
+    full, noop = result["full"], result["noop"]
+    print()
+    for when, floor in floors(result).items():
+        print(
+            f"== engine floor {when}: {floor['wall_s']:.2f} s wall ({floor['seconds']:.2f} s in "
+            f"the computation), {floor['cpu_s']:.1f} s CPU, peak {floor['peak_rss'] / MB:,.0f} MB"
+        )
+    mean = "; floor: the mean of before and after" if len(floors(result)) > 1 else ""
+    print(f"== goals ({result['children']:,} children{mean})")
+    _ratio_goal("full refresh <= 2x floor, wall (province goal)", result, "wall_s")
+    _ratio_goal("full refresh <= 2x floor, CPU", result, "cpu_s")
     _goal("peak memory < 8 GB", f"{full['peak_rss'] / GB:.2f} GB", full["peak_rss"] < 8 * GB)
     _goal("full refresh < 30 s (district goal)", f"{full['wall_s']:.1f} s", full["wall_s"] < 30)
     _goal("no-op refresh < 10 s", f"{noop['wall_s']:.1f} s", noop["wall_s"] < 10)

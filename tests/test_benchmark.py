@@ -13,6 +13,7 @@ import hmac
 import json
 
 from benchmarks.floor import keyed, read_file, read_source
+from benchmarks.report import floor_figure
 from pipelines.lib.sources import SOURCES
 from pipelines.sample import write_sample
 
@@ -36,3 +37,10 @@ def test_floor_reads_every_row_and_hashes_like_python_hmac(tmp_path):
     ]
     assert len(expected) > 100
     assert hashed.to_list() == expected
+
+
+def test_floor_figure_is_the_mean_of_the_floors_before_and_after_else_the_one():
+    before, after = {"wall_s": 2.0, "cpu_s": 3.0}, {"wall_s": 3.0, "cpu_s": 5.0}
+    assert floor_figure({"floor_before": before, "floor": after}, "wall_s") == 2.5
+    assert floor_figure({"floor_before": before, "floor": after}, "cpu_s") == 4.0
+    assert floor_figure({"floor": after}, "wall_s") == 3.0  # results saved before the bracketing
