@@ -168,6 +168,11 @@ def test_matches_the_union_find_reference(delivery, by_keys):
         "SELECT count(*), count(child_key) FROM identity.child_records"
     ).fetchone()
     assert rows == with_child == len(expected_methods) == sum(len(r) for r in delivery.values())
+    # child_id numbers the children 1..N in child_key order, and each record carries its own.
+    numbered = con.execute("SELECT child_key, child_id FROM identity.children").fetchall()
+    assert sorted(numbered) == [(k, n) for n, k in enumerate(sorted(k for k, _ in numbered), 1)]
+    carried = con.execute("SELECT DISTINCT child_key, child_id FROM identity.child_records")
+    assert set(carried.fetchall()) == set(numbered)
     order = ("id_number", "birth_cert", "archive_no", "demographics", "ambiguous", "none")
     for source, row in metrics(con).items():
         counted = [m for ref, m in expected_methods.items() if ref.startswith(f"{source}:")]

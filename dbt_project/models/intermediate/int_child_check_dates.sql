@@ -3,8 +3,8 @@
 -- duplicates are dropped per list: a distinct over every (child, date) first cost a second
 -- grouping of all checks (6.5 of 15.7 s at 3M).
 select
-    child_key,
+    child_id,
     list_sort(list_distinct(list(record_date))) as check_dates
 from {{ ref('int_child_linked_records') }}
 where source = 'health_checks'
-group by child_key
+group by child_id

@@ -6,7 +6,7 @@
 -- children: a third of the CPU of joining the children, the first archive and an ASOF join
 -- with every check here).
 select
-    residence.child_key,
+    residence.child_id,
     residence.period,
     residence.street_code,
     residence.community_code,
@@ -17,5 +17,5 @@ select
     schedule.is_on_schedule
 from {{ ref('int_child_residence_per_period') }} as residence
 inner join {{ ref('int_child_schedule_per_period') }} as schedule
-    on schedule.child_key = residence.child_key and schedule.period = residence.period
+    on schedule.child_id = residence.child_id and schedule.period = residence.period
 where residence.residence_status in ('resident', 'unknown')

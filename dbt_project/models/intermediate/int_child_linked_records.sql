@@ -4,7 +4,7 @@
 {{ config(materialized='view') }}
 
 select
-    child_key,
+    child_id,
     record_key,
     source,
     record_date,

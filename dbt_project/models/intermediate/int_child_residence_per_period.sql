@@ -12,24 +12,24 @@
 -- per child and date), the birth record's community comes with the child (identity).
 with archives_per_date as (
     select
-        child_key,
+        child_id,
         record_date,
         -- the latest archive of the date (structs compare field by field: record_key first)
         max(struct_pack(record_key, closed_on, close_reason)) as last_archive,
         arg_max(community_code, record_key) filter (where community_code is not null) as naming_community
     from {{ ref('int_child_linked_records') }}
     where source = 'health_archives'
-    group by child_key, record_date
+    group by child_id, record_date
 ),
 
 dated_archives as (
     select
-        child_key,
+        child_id,
         record_date,
-        last_archive.closed_on,
-        last_archive.close_reason,
+        struct_extract(last_archive, 'closed_on') as closed_on,
+        struct_extract(last_archive, 'close_reason') as close_reason,
         last_value(naming_community ignore nulls) over (
-            partition by child_key
+            partition by child_id
             order by record_date
             rows between unbounded preceding and current row
         ) as community_code
@@ -38,21 +38,21 @@ dated_archives as (
 
 placed as (
     select
-        children.child_key,
+        children.child_id,
         children.period,
-        latest.child_key is not null as is_archived,
+        latest.child_id is not null as is_archived,
         coalesce(
             latest.closed_on <= children.period_end and latest.close_reason in ('moved_out', 'died'), false
         ) as is_closed,
         coalesce(latest.community_code, births.birth_community_code) as community_code
     from {{ ref('int_under_three_children_per_period') }} as children
     asof left join dated_archives as latest
-        on children.child_key = latest.child_key and children.period_end >= latest.record_date
-    left join {{ ref('stg_identity__children') }} as births on children.child_key = births.child_key
+        on children.child_id = latest.child_id and children.period_end >= latest.record_date
+    left join {{ ref('stg_identity__children') }} as births on children.child_id = births.child_id
 )
 
 select
-    placed.child_key,
+    placed.child_id,
     placed.period,
     divisions.community_code,
     divisions.street_code,

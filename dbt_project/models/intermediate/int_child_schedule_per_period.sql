@@ -10,26 +10,26 @@
 {% set milestones = [3, 6, 8, 12, 18, 24, 30, 36] %}
 with births as (
     select distinct
-        child_key,
+        child_id,
         birth_date
     from {{ ref('int_under_three_children_per_period') }}
 ),
 
 counted_check_dates as (
     select
-        births.child_key,
+        births.child_id,
         list_filter(
             check_dates.check_dates,
             lambda check_date: {{ age_in_months('births.birth_date', 'check_date') }} >= 2  -- noqa: RF02
         ) as counted_check_dates,
         check_dates.check_dates
     from births
-    inner join {{ ref('int_child_check_dates') }} as check_dates on births.child_key = check_dates.child_key
+    inner join {{ ref('int_child_check_dates') }} as check_dates on births.child_id = check_dates.child_id
 ),
 
 due as (
     select
-        child_key,
+        child_id,
         period,
         period_end,
         age_months,
@@ -42,7 +42,7 @@ due as (
 
 done as (
     select
-        due.child_key,
+        due.child_id,
         due.period,
         due.age_months,
         due.checks_due,
@@ -62,11 +62,11 @@ done as (
             false
         ) as is_checked_in_year
     from due
-    left join counted_check_dates as counted on due.child_key = counted.child_key
+    left join counted_check_dates as counted on due.child_id = counted.child_id
 )
 
 select
-    child_key,
+    child_id,
     period,
     age_months,
     checks_due,

@@ -6,7 +6,7 @@ with enrollments as (
         enrollments.enrollment_record_key,
         enrollments.institution_code,
         enrollments.enroll_date,
-        child_records.child_key
+        child_records.child_id
     from {{ ref('stg_ingested__enrollments') }} as enrollments
     left join {{ ref('stg_identity__child_records') }} as child_records
         on child_records.source = 'enrollments' and child_records.record_key = enrollments.enrollment_record_key
@@ -16,12 +16,13 @@ checked as (
     select enrollments.enrollment_record_key
     from enrollments
     inner join {{ ref('int_child_check_dates') }} as checks
-        on checks.child_key = enrollments.child_key
+        on checks.child_id = enrollments.child_id
     where
         len(
             list_filter(
                 checks.check_dates,
-                lambda check_date: check_date between enrollments.enroll_date - interval 90 day and enrollments.enroll_date  -- noqa: RF02
+                lambda check_date: check_date  -- noqa: RF02
+                between enrollments.enroll_date - interval 90 day and enrollments.enroll_date
             )
         ) > 0
 )

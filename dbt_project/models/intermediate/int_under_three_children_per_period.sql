@@ -2,7 +2,7 @@
 -- months (age in whole months completed).
 with ages as (
     select
-        children.child_key,
+        children.child_id,
         children.birth_date,
         periods.period,
         periods.period_start,
