@@ -149,20 +149,22 @@ def connected_components(con: duckdb.DuckDBPyConnection, edges: str, out: str) -
         con.unregister("_id_cc_labels")
 
 
-def _identifier_classes(con: duckdb.DuckDBPyConnection, records: str) -> None:
-    """Records (the query `records`) reduced to classes (`cid`) of records alike in all that
+def _identifier_classes(con: duckdb.DuckDBPyConnection, selects: dict[str, str]) -> None:
+    """Records (`selects`, per source) reduced to classes (`cid`) of records alike in all that
     identity reads: source, identifiers, triple, sex and birth date, a birth's community, an
     archive's date, and an identifier-less record's own key (such a record may become a
     child of its own). Every identifier and triple value is numbered as a graph node, with the
     records carrying it. Everything after this step works on classes only, never on records
     (grouping by these columns costs less than aggregating them per class)."""
     columns = ", ".join(f"{sql} AS {name}" for name, sql in CLASS_COLUMNS.items())
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _id_cls AS
-        SELECT (row_number() OVER ())::INTEGER AS cid, {CLASS_HASH} AS h, *
-        FROM (SELECT src, {columns}, count(*)::INTEGER AS n
-            FROM ({records}) GROUP BY ALL)"""
-    )
+    # One grouping per source (no class spans two): the checks' hash table alone fits in
+    # DuckDB's memory where all four sources' spilled (3M children at 4GB: 25 -> 19 s).
+    for index, select in enumerate(selects.values()):
+        into = "CREATE OR REPLACE TEMP TABLE _id_cls AS" if index == 0 else "INSERT INTO _id_cls"
+        con.execute(
+            f"""{into} SELECT {CLASS_HASH} AS h, *
+            FROM (SELECT src, {columns}, count(*)::INTEGER AS n FROM ({select}) GROUP BY ALL)"""
+        )
     values = " UNION ALL ".join(
         f"SELECT {rank}::UTINYINT AS kind, {col} AS key, n FROM _id_cls WHERE {col} IS NOT NULL"
         for col, rank in NODE_KINDS.items()
@@ -185,7 +187,7 @@ def _identifier_classes(con: duckdb.DuckDBPyConnection, records: str) -> None:
     # The classes with their nodes in place of the keys: the strings stay in _id_node only.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _id_clsn AS
-        SELECT c.* EXCLUDE ({KEYS}),
+        SELECT c.rowid::INTEGER AS cid, c.* EXCLUDE ({KEYS}),
             id_key.nid AS id_nid, birth_cert_key.nid AS bc_nid, archive_key.nid AS ar_nid,
             triple_key.nid AS tr_nid,
             coalesce(id_key.nid, birth_cert_key.nid, archive_key.nid) AS first_nid,
@@ -414,7 +416,7 @@ def resolve_identity(con: duckdb.DuckDBPyConnection, by_keys: bool = False) -> d
         con.execute(f"SET {name} = {value}")
     try:
         selects = _record_selects(con)
-        _identifier_classes(con, " UNION ALL ".join(selects.values()))
+        _identifier_classes(con, selects)
         _resolve_classes(con)
         _publish(con, selects, by_hash=not by_keys and classes_hash_apart(con))
     finally:
