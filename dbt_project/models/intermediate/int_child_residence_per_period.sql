@@ -10,6 +10,8 @@
 -- the children and periods cost more than this window over the archives). Archived by D (an
 -- archive dated <= D) comes from the same ASOF join. The archives are read once (one grouping
 -- per child and date), the birth record's community comes with the child (identity).
+-- A view, as the schedule (int_child_schedule_per_period): the facts read it once.
+{{ config(materialized='view') }}
 with archives_per_date as (
     select
         child_id,
