@@ -86,6 +86,9 @@ CLASS_COLUMNS = {
     " THEN source || ':' || record_key END",
 }
 CLASS_HASH = f"hash({', '.join(CLASS_COLUMNS)})"
+# A class's child is named by its label (`x.child_lbl`), or, for a class without one (one
+# identifier-less record, a child of its own), by that record (`c.own_ref`).
+CHILD_OWN_REF = "CASE WHEN x.child_lbl IS NULL THEN c.own_ref END"
 RUN_SETTINGS = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
 # Birth dates coded as days since DAY_ZERO (below DAY_CODES) to pick the best one in one min.
 DAY_ZERO = "DATE '0001-01-01'"
@@ -271,7 +274,7 @@ def _children_sql() -> str:
     # found with one integer min over the rank and the value's code.
     return f"""
         WITH children AS (
-            SELECT x.child_lbl, CASE WHEN x.child_lbl IS NULL THEN c.own_ref END AS own_ref,
+            SELECT x.child_lbl, {CHILD_OWN_REF} AS own_ref,
                 min(least(c.ar_nid, c.bc_nid, c.id_nid, c.tr_nid)) AS name_nid,
                 ['F', 'M'][min(c.src * 10 + c.sex) % 10] AS sex,
                 {DAY_ZERO} + (min(c.src * {DAY_CODES}
@@ -338,18 +341,15 @@ def _publish(con: duckdb.DuckDBPyConnection, selects: dict[str, str], by_hash: b
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS identity")
-        # A class without child label is one record, a child of its own (`own`).
         con.execute(
             f"""CREATE OR REPLACE TABLE identity.record_classes AS
-            SELECT c.src, {class_columns}, c.n AS records,
-                coalesce(k.child_key, own.child_key) AS child_key,
-                coalesce(k.child_id, own.child_id) AS child_id,
+            SELECT c.src, {class_columns}, c.n AS records, k.child_key, k.child_id,
                 coalesce({methods}[c.shared], CASE WHEN x.is_ambiguous THEN 'ambiguous'
                     WHEN k.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
                 x.is_ambiguous
             FROM _id_clsn c JOIN _id_res x USING (cid)
-            LEFT JOIN _id_children k ON k.child_lbl = x.child_lbl
-            LEFT JOIN _id_children own ON own.own_ref = c.own_ref
+            LEFT JOIN _id_children k ON k.child_lbl IS NOT DISTINCT FROM x.child_lbl
+                AND k.own_ref IS NOT DISTINCT FROM {CHILD_OWN_REF}
             {key_nodes}"""
         )
         # The records are not copied (25M rows at 3M children): a view finds their class.
