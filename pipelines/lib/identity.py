@@ -86,6 +86,8 @@ CLASS_COLUMNS = {
     " THEN source || ':' || record_key END",
 }
 CLASS_HASH = f"hash({', '.join(CLASS_COLUMNS)})"
+# A record's class columns: as the classes are grouped, and as the view finds a record's class.
+CLASS_SELECT = ", ".join(f"{sql} AS {name}" for name, sql in CLASS_COLUMNS.items())
 # A class's child is named by its label (`x.child_lbl`), or, for a class without one (one
 # identifier-less record, a child of its own), by that record (`c.own_ref`).
 CHILD_OWN_REF = "CASE WHEN x.child_lbl IS NULL THEN c.own_ref END"
@@ -159,14 +161,14 @@ def _identifier_classes(con: duckdb.DuckDBPyConnection, selects: dict[str, str])
     child of its own). Every identifier and triple value is numbered as a graph node, with the
     records carrying it. Everything after this step works on classes only, never on records
     (grouping by these columns costs less than aggregating them per class)."""
-    columns = ", ".join(f"{sql} AS {name}" for name, sql in CLASS_COLUMNS.items())
     # One grouping per source (no class spans two): the checks' hash table alone fits in
     # DuckDB's memory where all four sources' spilled (3M children at 4GB: 26.5 -> 18.4 s).
     for index, select in enumerate(selects.values()):
         into = "CREATE OR REPLACE TEMP TABLE _id_cls AS" if index == 0 else "INSERT INTO _id_cls"
         con.execute(
             f"""{into} SELECT {CLASS_HASH} AS h, *
-            FROM (SELECT src, {columns}, count(*)::INTEGER AS n FROM ({select}) GROUP BY ALL)"""
+            FROM (SELECT src, {CLASS_SELECT}, count(*)::INTEGER AS n
+                FROM ({select}) GROUP BY ALL)"""
         )
     values = " UNION ALL ".join(
         f"SELECT {rank}::UTINYINT AS kind, {col} AS key, n FROM _id_cls WHERE {col} IS NOT NULL"
@@ -317,8 +319,6 @@ def _publish(con: duckdb.DuckDBPyConnection, selects: dict[str, str], by_hash: b
             for c, nid in zip(keys, nids, strict=True)
         )
         on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM m.{c}" for c in CLASS_COLUMNS)
-    # A record with its class columns (and their hash), as the classes were grouped.
-    record_class = ", ".join(f"{sql} AS {name}" for name, sql in CLASS_COLUMNS.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE _id_children AS {_children_sql()}")
     methods = "[" + ", ".join(f"'{m}'" for m in IDENTIFIER_METHODS.values()) + "]"
     details = ", ".join(f"r.detail_{name} AS {name}" for name in DETAIL_COLUMNS)
@@ -328,7 +328,7 @@ def _publish(con: duckdb.DuckDBPyConnection, selects: dict[str, str], by_hash: b
         f"""SELECT r.source, r.record_key, m.child_key, m.child_id,
             m.link_method, m.is_ambiguous, {details}
         FROM (SELECT *, {CLASS_HASH} AS class_hash
-            FROM (SELECT * EXCLUDE ({KEYS}, sex, birth_date), {record_class} FROM ({select})))
+            FROM (SELECT * EXCLUDE ({KEYS}, sex, birth_date), {CLASS_SELECT} FROM ({select})))
             AS r
         JOIN identity.record_classes m ON m.src = r.src AND {on}"""
         for select in selects.values()
