@@ -57,7 +57,8 @@ WHERE scope_level = 'district' AND period = ?
 
 def floor_vs_marts(warehouse: Path, floor: dict[str, object]) -> list[tuple[str, object, object]]:
     """The floor's district figures beside the marts' of the same period (a sanity view:
-    the floor links by identifiers only and counts birth records, so child counts differ)."""
+    the floor neither quarantines nor checks ID check characters, so its counts differ by
+    what the refresh sets apart)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         mart = {c: (n, d) for c, n, d in con.execute(MART_FIGURES, [floor["period"]]).fetchall()}
     pairs = (

@@ -125,9 +125,12 @@ def print_goals(result: dict) -> None:
     full, noop = result["full"], result["noop"]
     print()
     for when, floor in floors(result).items():
+        # Results saved before round 9 have no phases (and a floor without the linkage).
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in floor.get("phases", {}).items())
         print(
             f"== engine floor {when}: {floor['wall_s']:.2f} s wall ({floor['seconds']:.2f} s in "
-            f"the computation), {floor['cpu_s']:.1f} s CPU, peak {floor['peak_rss'] / MB:,.0f} MB"
+            f"the computation{': ' + phases if phases else ''}), {floor['cpu_s']:.1f} s CPU, "
+            f"peak {floor['peak_rss'] / MB:,.0f} MB"
         )
     mean = "; floor: the mean of before and after" if len(floors(result)) > 1 else ""
     print(f"== goals ({result['children']:,} children{mean})")

@@ -1,9 +1,11 @@
-"""The engine floor of the benchmark reads what the generator wrote and hashes as HMAC does.
+"""The engine floor of the benchmark reads what the generator wrote, hashes as HMAC does and
+links records into children as the contract does.
 
 The floor is the bound the refresh is measured against, so it must do the real work: read
 every row of every file (all encodings and formats of a generated delivery; the generator's
-manifest says how many rows each file holds) and compute the contract's keyed hash, checked
-here against Python's own `hmac`.
+manifest says how many rows each file holds), compute the contract's keyed hash, checked
+here against Python's own `hmac`, and link the records (contract section 3), checked on
+hand-made records whose children are known.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import hashlib
 import hmac
 import json
 
-from benchmarks.floor import keyed, read_file, read_source
+import polars as pl
+
+from benchmarks.floor import keyed, link, read_file, read_source
 from benchmarks.report import floor_figure
 from pipelines.lib.sources import SOURCES
 from pipelines.sample import write_sample
@@ -44,3 +48,30 @@ def test_floor_figure_is_the_mean_of_the_floors_before_and_after_else_the_one():
     assert floor_figure({"floor_before": before, "floor": after}, "wall_s") == 2.5
     assert floor_figure({"floor_before": before, "floor": after}, "cpu_s") == 4.0
     assert floor_figure({"floor": after}, "wall_s") == 3.0  # results saved before the bracketing
+
+
+def test_floor_links_records_into_the_contracts_children():
+    rows = [  # (ID number, birth certificate, archive number, triple); the child it belongs to
+        (None, "B1", None, "T1", "a"),  # a birth with a certificate only ...
+        ("I1", None, "A1", "T1", "a"),  # ... and an archive with the ID only: one triple
+        (None, None, "A1", None, "a"),  # a check by its archive number
+        (None, "B1", "A2", None, "a"),  # a mover's second archive, by the certificate
+        ("I2", "B2", None, "T2", "b"),  # two children of one triple with two ID numbers
+        ("I3", "B3", None, "T2", "c"),  # stay apart ...
+        (None, None, None, "T2", "d"),  # ... and a record of that triple alone is ambiguous
+        (None, None, None, "T3", "e"),  # identifier-less records of one triple are one child
+        (None, None, None, "T3", "e"),
+        (None, None, None, None, None),  # nothing to link by
+    ]
+    records = pl.DataFrame(
+        [r[:4] for r in rows],
+        schema=["id_key", "birth_cert_key", "archive_key", "triple"],
+        orient="row",
+    )
+    children = link(records).tolist()
+    assert children[-1] == -1
+    partition = {}
+    for child, (*_, expected) in zip(children[:-1], rows[:-1], strict=True):
+        partition.setdefault(child, set()).add(expected)
+    assert sorted(map(sorted, partition.values())) == [["a"], ["b"], ["c"], ["d"], ["e"]]
+    assert len(partition) == 5
