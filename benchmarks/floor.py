@@ -225,36 +225,35 @@ def _components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def link(records: pl.DataFrame) -> np.ndarray:
     """Each record's child (an integer; -1 for a record with nothing to link by), as contract
     section 3 links them. Values are numbered by their 64-bit hash: a collision, about one in
-    10^5 among a province's 12M values, would merge two children (a floor may take the risk,
-    the refresh does not)."""
+    10^6 among a province's 3M values of a kind, would merge two children (a floor may take
+    the risk, the refresh does not)."""
     n = records.height
     hashed = records.select(pl.when(pl.col(c).is_not_null()).then(pl.col(c).hash()) for c in NODES)
-    ranked = pl.concat([hashed[c] for c in NODES]).rank("dense").fill_null(0).to_numpy()
-    ident, cert, archive, tri = (ranked[i * n : (i + 1) * n].astype(np.int64) for i in range(4))
-    size = int(ranked.max(initial=0)) + 1
+    # Numbered per kind (0: none), each kind after the one before it.
+    ranked = hashed.select(pl.col(c).rank("dense").fill_null(0).cast(pl.Int64) for c in NODES)
+    offsets = np.cumsum([0, *(ranked.max().row(0))])
+    ident, cert, archive, tri = (
+        np.where(r > 0, r + offset, 0)
+        for r, offset in zip(ranked.to_numpy().T, offsets, strict=False)
+    )
+    size = int(offsets[-1]) + 1
     first = np.where(ident > 0, ident, np.where(cert > 0, cert, archive))
     has_first = first > 0
-    edges = [(first[m], other[m]) for other in (cert, archive) for m in [has_first & (other > 0)]]
-    # Children formed by identifiers; then the groups of those children and the triples.
-    by_identifiers = _components(size, *map(np.concatenate, zip(*edges, strict=True)))
-    with_triple = has_first & (tri > 0)
-    edges.append((first[with_triple], tri[with_triple]))
-    group = _components(size, *map(np.concatenate, zip(*edges, strict=True)))
+    pairs = [(first, other, has_first & (other > 0)) for other in (cert, archive, tri)]
+    # Demographic groups: the components of identifier and triple edges.
+    group = _components(size, *(np.concatenate([p[e][p[2]] for p in pairs]) for e in (0, 1)))
     record_group = np.where(has_first, group[first], group[tri])
-    # A conflict: two ID numbers or two certificates among the group's identifier children.
+    # A conflict: two ID numbers or two certificates among the group's identifier records.
     judged = pl.DataFrame({"g": record_group, "i": ident, "c": cert}).filter(pl.Series(has_first))
-    conflicts = (
-        judged.group_by("g")
-        .agg(
-            (pl.col("i").filter(pl.col("i") > 0).n_unique() > 1)
-            | (pl.col("c").filter(pl.col("c") > 0).n_unique() > 1)
-        )
-        .filter(pl.col("i"))["g"]
-        .to_numpy()
-    )
+    distinct = [pl.col(c).filter(pl.col(c) > 0).n_unique() > 1 for c in ("i", "c")]
+    conflicts = judged.group_by("g").agg(pl.any_horizontal(distinct).alias("apart"))
     conflict = np.zeros(size, dtype=bool)
-    conflict[conflicts] = True
+    conflict[conflicts.filter("apart")["g"].to_numpy()] = True
     apart = conflict[record_group]
+    # In a conflict nothing merges: the children formed by identifiers (components of the
+    # identifier edges of those records only), each identifier-less record a child of its own.
+    identifier_pairs = [(a[m & apart], b[m & apart]) for a, b, m in pairs[:2]]
+    by_identifiers = _components(size, *map(np.concatenate, zip(*identifier_pairs, strict=True)))
     child = np.where(
         ~apart,
         record_group,
