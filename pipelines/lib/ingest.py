@@ -298,19 +298,21 @@ def _supersede(
     con.register("_future", future.to_arrow())
     keys = ["record_key"] if source.person_level else list(source.key)
     key = ", ".join(f'"{k}"' for k in keys)
-    same_key = " AND ".join(f'r."{k}" IS NOT DISTINCT FROM d."{k}"' for k in keys)
-    # Most keys occur once: only the rows of a repeated key are ranked.
+    r_key = ", ".join(f'r."{k}"' for k in keys)
+    # Most keys occur once: only the rows of a key whose hash repeats are ranked, by the key
+    # itself (grouping the 64-bit hash instead of the 32-character record keys: 19M health
+    # checks 2.7 -> 1.6 s; a row whose hash alone repeats ranks first in its key).
     con.execute(
         f"""INSERT INTO {unloaded}
         WITH dated AS (
             SELECT {key}, _file, _order, _row FROM {staged}
             ANTI JOIN _future x ON x.file = _file AND x.row_number = _row),
-        repeated AS (SELECT {key} FROM dated GROUP BY ALL HAVING count(*) > 1)
+        repeated AS (SELECT hash({key}) AS h FROM dated GROUP BY h HAVING count(*) > 1)
         SELECT file, row_number FROM _future
         UNION ALL
-        SELECT r._file, r._row FROM dated r SEMI JOIN repeated d ON {same_key}
+        SELECT r._file, r._row FROM dated r SEMI JOIN repeated d ON hash({r_key}) = d.h
         QUALIFY row_number() OVER (
-            PARTITION BY {", ".join(f'r."{k}"' for k in keys)} ORDER BY r._order DESC, r._row DESC
+            PARTITION BY {r_key} ORDER BY r._order DESC, r._row DESC
         ) > 1"""
     )
     con.unregister("_future")
