@@ -88,9 +88,11 @@ CLASS_COLUMNS = {
 CLASS_HASH = f"hash({', '.join(CLASS_COLUMNS)})"
 # A record's class columns: as the classes are grouped, and as the view finds a record's class.
 CLASS_SELECT = ", ".join(f"{sql} AS {name}" for name, sql in CLASS_COLUMNS.items())
-# A class's child is named by its label (`x.child_lbl`), or, for a class without one (one
-# identifier-less record, a child of its own), by that record (`c.own_ref`).
-CHILD_OWN_REF = "CASE WHEN x.child_lbl IS NULL THEN c.own_ref END"
+# A class's child: its label (`x.child_lbl`, a node number), or, for a class without one (one
+# identifier-less record, a child of its own), its class number made negative, apart from
+# every label. An integer, so the children are grouped and found without the record's
+# own_ref string (children 9.1 -> 6.9 s, record_classes 5.7 -> 3.9 s at 3M children).
+CHILD_GROUP = "coalesce(x.child_lbl, -1 - c.cid)"
 RUN_SETTINGS = {"preserve_insertion_order": "false", "enable_progress_bar": "false"}
 # Birth dates coded as days since DAY_ZERO (below DAY_CODES) to pick the best one in one min.
 DAY_ZERO = "DATE '0001-01-01'"
@@ -276,7 +278,8 @@ def _children_sql() -> str:
     # found with one integer min over the rank and the value's code.
     return f"""
         WITH children AS (
-            SELECT x.child_lbl, {CHILD_OWN_REF} AS own_ref,
+            SELECT {CHILD_GROUP} AS child_group,
+                min(c.own_ref) FILTER (WHERE x.child_lbl IS NULL) AS own_ref,
                 min(least(c.ar_nid, c.bc_nid, c.id_nid, c.tr_nid)) AS name_nid,
                 ['F', 'M'][min(c.src * 10 + c.sex) % 10] AS sex,
                 {DAY_ZERO} + (min(c.src * {DAY_CODES}
@@ -291,7 +294,7 @@ def _children_sql() -> str:
                 bool_or(x.is_ambiguous) AS is_ambiguous,
                 {per_source}
             FROM _id_clsn c JOIN _id_res x USING (cid)
-            GROUP BY ALL),
+            GROUP BY child_group),
         named AS MATERIALIZED (
             SELECT coalesce(md5('record:' || c.own_ref),
                 md5({prefixes}[n.kind] || ':' || n.key)) AS child_key, c.*
@@ -348,8 +351,7 @@ def _publish(con: duckdb.DuckDBPyConnection, selects: dict[str, str], by_hash: b
                     WHEN k.n_records > 1 THEN 'demographics' ELSE 'none' END) AS link_method,
                 x.is_ambiguous
             FROM _id_clsn c JOIN _id_res x USING (cid)
-            LEFT JOIN _id_children k ON k.child_lbl IS NOT DISTINCT FROM x.child_lbl
-                AND k.own_ref IS NOT DISTINCT FROM {CHILD_OWN_REF}
+            LEFT JOIN _id_children k ON k.child_group = {CHILD_GROUP}
             {key_nodes}"""
         )
         # The records are not copied (25M rows at 3M children): a view finds their class.
