@@ -5,7 +5,7 @@ import itertools
 import polars as pl
 import pytest
 
-from pipelines.lib import parse
+from pipelines.lib import parse, readers
 from pipelines.lib.sources import SOURCES
 
 # Forms of every column of a health check, good and bad, cycled so that values repeat.
@@ -46,3 +46,42 @@ def test_a_part_of_repeated_values_reads_as_its_rows_one_by_one():
     # Both outcomes occur, so the comparison covers typed values and reasons.
     assert 0 < whole.valid.height < part.height
     assert whole.quarantine["reason_code"].n_unique() >= 4
+
+
+@pytest.mark.usefixtures("yiyu_env")
+def test_typed_parquet_columns_read_as_their_text(tmp_path):
+    """Dates and decimals of a Parquet file are taken as they are (readers.py keeps them
+    typed); the outcome is that of the same values written as text."""
+    typed_columns = {  # per row: birth_date, check_date, height_cm, weight_kg, hemoglobin_g_l
+        "good": ("2022-01-05", "2023-01-05", "75.5", "9.1", "110.0"),
+        "too tall": ("2022-01-05", "2023-01-05", "1200.0", "9.1", None),
+        "checked before birth": ("2022-03-01", "2021-12-31", "80.0", "9.5", "30.0"),
+        "no birth date": (None, "2023-01-05", "80.0", "9.5", "30.0"),
+    }
+    names = ["birth_date", "check_date", "height_cm", "weight_kg", "hemoglobin_g_l"]
+    text = pl.DataFrame(
+        [
+            {"check_no": f"TJ{i}", "archive_no": "DA01", "sex": "男", "facility_code": "H01"}
+            | dict(zip(names, values, strict=True))
+            for i, values in enumerate(typed_columns.values())
+        ],
+        schema=dict.fromkeys(["check_no", "archive_no", "sex", "facility_code", *names], pl.String),
+    )
+    path = tmp_path / "checks.parquet"
+    text.with_columns(
+        pl.col(names[:2]).str.to_date(), pl.col(names[2:]).cast(pl.Float64)
+    ).write_parquet(path)
+    raw = readers.read_raw(path, b"").frame
+    assert [raw.schema[c] for c in names] == [pl.Date] * 2 + [pl.Float64] * 3
+
+    source = SOURCES["health_checks"]
+    as_text = text.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+    typed, from_text = parse.parse_frame(source, raw), parse.parse_frame(source, as_text)
+    for table in ("valid", "quarantine", "warnings"):
+        assert getattr(typed, table).equals(getattr(from_text, table)), table
+    assert typed.valid["_row"].to_list() == [2]
+    assert typed.quarantine.select("row_number", "reason_code", "detail").rows() == [
+        (3, "out_of_range", "height_cm: outside 30.0..150.0: '1200.0'"),
+        (4, "date_before_birth", "check_date: before the birth date"),
+        (5, "missing_required_value", "birth_date: required value is empty"),
+    ]

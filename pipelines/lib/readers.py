@@ -30,7 +30,7 @@ class UnreadableFile(Exception):
 
 @dataclass(frozen=True)
 class RawTable:
-    frame: pl.DataFrame  # text columns named as in the file, plus `_row`
+    frame: pl.DataFrame  # columns named as in the file (text; Parquet dates, decimals), `_row`
     file_format: str
     encoding: str | None
 
@@ -459,7 +459,8 @@ def _read_parquet(path: Path) -> RawTable:
         frame = pl.read_parquet(path)
     except Exception as exc:
         raise UnreadableFile(f"not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
-    frame = frame.with_columns(pl.all().cast(pl.String))
+    # Dates and decimals stay typed (parse.py takes them as they are), the rest is text.
+    frame = frame.with_columns(pl.exclude(pl.Date, pl.Float64).cast(pl.String))
     return RawTable(_with_row_numbers(frame), "parquet", None)
 
 
