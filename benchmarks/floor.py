@@ -208,7 +208,6 @@ def load(raw_dir: Path, key: str) -> dict[str, pl.DataFrame]:
     )
     return dict(
         records=records,
-        enrollments=t["enrollments"],
         staff=t["staff"].drop("hired_on"),
         institutions=t["institutions"],
         surveys=t["parenting_surveys"].drop("survey_no"),
@@ -224,9 +223,9 @@ def _components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def link(records: pl.DataFrame) -> np.ndarray:
     """Each record's child (an integer; -1 for a record with nothing to link by), as contract
-    section 3 links them. Values are numbered by their 64-bit hash: a collision, about one in
-    10^6 among a province's 3M values of a kind, would merge two children (a floor may take
-    the risk, the refresh does not)."""
+    section 3 links them. Values are numbered by their 64-bit hash: a collision (about one
+    chance in four million among a province's 3M values of a kind) would merge two children;
+    a floor may take that risk, the refresh does not."""
     n = records.height
     hashed = records.select(pl.when(pl.col(c).is_not_null()).then(pl.col(c).hash()) for c in NODES)
     # Numbered per kind (0: none), each kind after the one before it.
