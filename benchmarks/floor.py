@@ -157,9 +157,7 @@ def shapes(key: str) -> dict[str, tuple[list[pl.Expr], list[str]]]:
                 day("archive_date"),
                 pl.col("community_code"),
                 day("closed_on"),
-                parse_code(pl.col("close_reason").str.to_lowercase(), CLOSE_REASONS).alias(
-                    "close_reason"
-                ),
+                parse_code(pl.col("close_reason"), CLOSE_REASONS).alias("close_reason"),
             ],
             ["archive_key"],
         ),
@@ -233,7 +231,7 @@ def link(records: pl.DataFrame) -> np.ndarray:
     offsets = np.cumsum([0, *(ranked.max().row(0))])
     ident, cert, archive, tri = (
         np.where(r > 0, r + offset, 0)
-        for r, offset in zip(ranked.to_numpy().T, offsets, strict=False)
+        for r, offset in zip(ranked.to_numpy().T, offsets[:-1], strict=True)
     )
     size = int(offsets[-1]) + 1
     first = np.where(ident > 0, ident, np.where(cert > 0, cert, archive))
