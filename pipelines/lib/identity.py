@@ -186,7 +186,7 @@ def _identifier_classes(con: duckdb.DuckDBPyConnection, selects: dict[str, str])
         SELECT kind, key, sum(n) AS n_records FROM ({values}) GROUP BY kind, key
         ORDER BY kind, key"""
     )
-    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET preserve_insertion_order = {RUN_SETTINGS['preserve_insertion_order']}")
     joins = "\n".join(
         f"LEFT JOIN _id_node {col} ON {col}.kind = {rank} AND {col}.key = c.{col}"
         for col, rank in NODE_KINDS.items()
