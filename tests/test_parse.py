@@ -29,7 +29,11 @@ def _part(rows: int) -> pl.DataFrame:
     columns = {
         name: list(itertools.islice(itertools.cycle(forms), rows)) for name, forms in FORMS.items()
     }
-    frame = pl.DataFrame(columns, schema=dict.fromkeys(FORMS, pl.String))
+    return _numbered(pl.DataFrame(columns, schema=dict.fromkeys(FORMS, pl.String)))
+
+
+def _numbered(frame: pl.DataFrame) -> pl.DataFrame:
+    """With `_row` as the readers number a file's rows (the header is row 1)."""
     return frame.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
 
 
@@ -75,8 +79,7 @@ def test_typed_parquet_columns_read_as_their_text(tmp_path):
     assert [raw.schema[c] for c in names] == [pl.Date] * 2 + [pl.Float64] * 3
 
     source = SOURCES["health_checks"]
-    as_text = text.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
-    typed, from_text = parse.parse_frame(source, raw), parse.parse_frame(source, as_text)
+    typed, from_text = parse.parse_frame(source, raw), parse.parse_frame(source, _numbered(text))
     for table in ("valid", "quarantine", "warnings"):
         assert getattr(typed, table).equals(getattr(from_text, table)), table
     assert typed.valid["_row"].to_list() == [2]
