@@ -34,9 +34,9 @@ import polars as pl
 import polars_hash  # noqa: F401  (registers the `chash` namespace)
 from scipy.sparse import coo_array, csgraph
 
-from pipelines.lib.identity import ATTRIBUTE_PRIORITY
-from pipelines.lib.sources import CLOSE_REASONS, SOURCES, Source
-from pipelines.lib.values import normalise_name, parse_code, parse_sex
+from pipelines.identity.resolve import ATTRIBUTE_PRIORITY
+from pipelines.ingest.sources import CLOSE_REASONS, SOURCES, Source
+from pipelines.ingest.values import normalise_name, parse_code, parse_sex
 
 PERIOD_START = date(2022, 10, 1)
 _UNIT = re.compile(r"\s*[(\[【][^)\]】]*[)\]】]\s*$")

@@ -22,7 +22,7 @@ def refresh(
     ] = False,
 ) -> None:
     """Materialise every asset through Dagster; exit 1 when an asset or blocking check fails."""
-    from pipelines.lib.refresh import run_refresh
+    from pipelines.operations.refresh import run_refresh
 
     code = run_refresh(force=force)
     # Tearing down the imported Dagster, dbt and Great Expectations modules takes about 2 s;
@@ -36,7 +36,7 @@ def refresh(
 @app.command()
 def prepare() -> None:
     """Prepare the dbt manifest that the Dagster definitions load (run before `dagster dev`)."""
-    from pipelines.lib.dbt import prepare_manifest
+    from pipelines.marts.dbt import prepare_manifest
 
     print(prepare_manifest())
 

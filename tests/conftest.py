@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lib.config import REPO_ROOT
+from pipelines.config import REPO_ROOT
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import polars as pl
 
 from benchmarks.floor import keyed, link, read_file, read_source
 from benchmarks.report import floor_figure
-from pipelines.lib.sources import SOURCES
+from pipelines.ingest.sources import SOURCES
 from pipelines.sample import write_sample
 
 KEY = "benchmark-test-key"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from pipelines.lib.dagster_storage import (
+from pipelines.operations.dagster_storage import (
     ENGINES_KEPT,
     PooledSqliteEventLogStorage,
     dagster_instance,

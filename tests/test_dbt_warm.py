@@ -1,4 +1,4 @@
-"""The warmed dbt process (pipelines/lib/dbt_warm.py): the marts step's build runs in a process
+"""The warmed dbt process (pipelines/marts/dbt_warm.py): the marts step's build runs in a process
 that imported dbt and parsed the project beforehand, with the same result as a cold dbt."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.lib.dbt import (
+from pipelines.marts.dbt import (
     BUILDS_DIR,
     DBT_PROJECT_DIR,
     dbt_command,
@@ -19,7 +19,7 @@ from pipelines.lib.dbt import (
     profile_env,
     warm_dbt,
 )
-from pipelines.lib.dbt_warm import SOCKET_ENV, same_settings
+from pipelines.marts.dbt_warm import SOCKET_ENV, same_settings
 from tests.fixtures.marts.warehouse import AS_OF, PERIOD_START, write_fixture
 from tests.processes import assert_ends, children_of_killed_probe
 from tests.test_dbt_wiring import _parse_events
@@ -175,12 +175,12 @@ def test_the_warmed_process_ends_when_the_refresh_is_killed():
     probe = """
 import os, signal
 import psutil
-from pipelines.lib.dbt import warm_dbt
+from pipelines.marts.dbt import warm_dbt
 
 with warm_dbt():
     print(*[p.pid for p in psutil.Process().children()], flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 """
     (warmed,) = children_of_killed_probe(probe)
-    assert "pipelines.lib.dbt_warm" in warmed.cmdline()
+    assert "pipelines.marts.dbt_warm" in warmed.cmdline()
     assert_ends(warmed)

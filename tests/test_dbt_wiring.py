@@ -1,4 +1,4 @@
-"""How the Dagster wiring runs dbt (pipelines/lib/dbt.py): no version subprocess or in-process
+"""How the Dagster wiring runs dbt (pipelines/marts/dbt.py): no version subprocess or in-process
 adapter before a build, and a build that reuses the parse instead of parsing everything."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.test_marts import DISTRICT, materialize_marts
 
 
 def test_the_dbt_version_comes_from_this_environment_without_a_subprocess(monkeypatch):
-    from pipelines.lib.dbt import dbt_executable, dbt_resource
+    from pipelines.marts.dbt import dbt_executable, dbt_resource
 
     resource = dbt_resource()
     reported = subprocess.run(
@@ -53,7 +53,12 @@ def test_a_build_reuses_the_parse_prepared_for_its_settings_and_keeps_its_own(
     """prepare_manifest() parses with the build's vars and profile, without opening the work
     file (held here by a writer), and the build then parses nothing again; a build without
     such a parse parses in full and keeps its parse for the next build."""
-    from pipelines.lib.dbt import BUILDS_DIR, PARTIAL_PARSE_FILE, parse_state_dir, prepare_manifest
+    from pipelines.marts.dbt import (
+        BUILDS_DIR,
+        PARTIAL_PARSE_FILE,
+        parse_state_dir,
+        prepare_manifest,
+    )
 
     write_fixture(tmp_path / "work.duckdb")
     # The settings materialize_marts() gives the build, already for the parse.
@@ -90,7 +95,7 @@ def test_the_memory_bound_is_an_option_of_the_database_not_set_per_cursor():
     # when it needs the bound. `config_options` go to duckdb.connect once.
     import yaml
 
-    from pipelines.lib.dbt import DBT_PROJECT_DIR
+    from pipelines.marts.dbt import DBT_PROJECT_DIR
 
     output = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["yiyu"]["outputs"]
     options = output["work"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.lib import fingerprint
+from pipelines.operations import fingerprint
 
 CODE_FILES = (
-    "pipelines/lib/x.py",
+    "pipelines/ingest/x.py",
     "dbt_project/dbt_project.yml",
     "dbt_project/profiles.yml",
     "dbt_project/models/m.sql",

@@ -8,8 +8,8 @@ import time
 import dagster as dg
 import duckdb
 
-from pipelines.defs.ingestion.assets import ingestion_asset
-from pipelines.lib.sources import SOURCES
+from pipelines.defs.ingest.assets import ingestion_asset
+from pipelines.ingest.sources import SOURCES
 
 
 def _materialise(instance: dg.DagsterInstance) -> dg.AssetCheckEvaluation:

@@ -5,7 +5,7 @@ import random
 import polars as pl
 from stdnum.cn import ric
 
-from pipelines.lib.idcard import id_birth_date, id_sex, with_id18
+from pipelines.ingest.idcard import id_birth_date, id_sex, with_id18
 
 
 def _id18(texts):

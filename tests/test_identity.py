@@ -8,7 +8,7 @@ import itertools
 import duckdb
 import pytest
 
-from pipelines.lib.identity import benchmark_identity, resolve_identity
+from pipelines.identity.resolve import benchmark_identity, resolve_identity
 
 COLUMNS = {
     "births": {
@@ -516,7 +516,7 @@ def test_child_index_asset_materialises_through_dagster(tmp_path, monkeypatch):
 
 
 def test_connected_components_on_a_hand_drawn_graph(con):
-    from pipelines.lib.identity import connected_components
+    from pipelines.identity.resolve import connected_components
 
     # A pair, a star whose leaf 3 is smaller than its hub, a path, a triangle with a tail,
     # and a long chain listed in a scrambled order.

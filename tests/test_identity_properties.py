@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.lib.identity import ATTRIBUTE_PRIORITY, resolve_identity
+from pipelines.identity.resolve import ATTRIBUTE_PRIORITY, resolve_identity
 from tests.test_identity import methods, metrics, partition, write_ingested
 
 IDENTIFIERS = ("id_key", "birth_cert_key", "archive_key")

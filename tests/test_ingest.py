@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 from stdnum.cn import ric
 
-from pipelines.lib import ingest
-from pipelines.lib.ingest import ingest_source
-from pipelines.lib.sources import SOURCES
+from pipelines.ingest import ingest
+from pipelines.ingest.ingest import ingest_source
+from pipelines.ingest.sources import SOURCES
 
 SECRET = "test-secret-not-for-production"
 

@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.lib.dbt import BUILDS_DIR, dbt_command, dbt_project, profile_env
+from pipelines.marts.dbt import BUILDS_DIR, dbt_command, dbt_project, profile_env
 from tests.fixtures.marts.warehouse import (
     AS_OF,
     C11,
@@ -445,8 +445,8 @@ def test_a_failing_dbt_test_fails_the_materialisation_and_names_the_test(
 
 def test_prepared_manifest_maps_dbt_onto_the_pipeline_assets():
     from pipelines.defs.marts.assets import marts_dbt_assets
-    from pipelines.lib.dbt import prepare_manifest
-    from pipelines.lib.sources import SOURCES
+    from pipelines.ingest.sources import SOURCES
+    from pipelines.marts.dbt import prepare_manifest
 
     manifest = prepare_manifest()
     assert manifest.exists()

@@ -27,7 +27,7 @@ def test_raw_delivery_through_the_pipeline_gives_the_hand_worked_indicators(
     monkeypatch.setenv("YIYU_AS_OF", AS_OF)
     monkeypatch.setenv("YIYU_PERIOD_START", PERIOD_START)
     from pipelines.defs.identity.assets import defs as identity_defs
-    from pipelines.defs.ingestion.assets import defs as ingestion_defs
+    from pipelines.defs.ingest.assets import defs as ingestion_defs
     from pipelines.defs.marts.assets import defs as marts_defs
     from pipelines.defs.quality.checks import defs as quality_defs
 

@@ -14,8 +14,8 @@ import openpyxl
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.lib.config import REPO_ROOT
-from pipelines.lib.sources import ALIASES, SOURCES
+from pipelines.config import REPO_ROOT
+from pipelines.ingest.sources import ALIASES, SOURCES
 
 PERSONAL = {"child_name", "id_number", "birth_cert_no", "archive_no", "check_no", "enrollment_no"}
 PERSON_SOURCES = {name for name, s in SOURCES.items() if s.person_level}

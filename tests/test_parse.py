@@ -5,8 +5,8 @@ import itertools
 import polars as pl
 import pytest
 
-from pipelines.lib import parse, readers
-from pipelines.lib.sources import SOURCES
+from pipelines.ingest import parse, readers
+from pipelines.ingest.sources import SOURCES
 
 # Forms of every column of a health check, good and bad, cycled so that values repeat.
 FORMS = {

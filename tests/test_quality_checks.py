@@ -13,12 +13,12 @@ from datetime import datetime
 import dagster as dg
 import pytest
 
-from pipelines.lib import quality
-from pipelines.lib.config import settings
-from pipelines.lib.quality import run_checks, start_checks
-from pipelines.lib.quality_history import Run
-from pipelines.lib.quality_suites import expectations_dir
-from pipelines.lib.warehouse import work_db
+from pipelines.config import settings
+from pipelines.quality import run as quality
+from pipelines.quality.history import Run
+from pipelines.quality.run import run_checks, start_checks
+from pipelines.quality.suites import expectations_dir
+from pipelines.warehouse import work_db
 from tests.test_quality_fixtures import (
     CHILDREN,
     ENROLLED,

@@ -11,12 +11,12 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from pipelines.lib import quality_sample
-from pipelines.lib.quality import run_checks
-from pipelines.lib.quality_history import Run, status_change
-from pipelines.lib.quality_sample import sample_frame
-from pipelines.lib.quality_suites import expectations_dir, load_suite
-from pipelines.lib.warehouse import work_db
+from pipelines.quality import sample as quality_sample
+from pipelines.quality.history import Run, status_change
+from pipelines.quality.run import run_checks
+from pipelines.quality.sample import sample_frame
+from pipelines.quality.suites import expectations_dir, load_suite
+from pipelines.warehouse import work_db
 from tests.processes import assert_ends, children_of_killed_probe
 from tests.test_quality_fixtures import h, write_table
 
@@ -220,13 +220,13 @@ def test_a_retried_check_replaces_its_rows_of_the_run(warehouse):
 
 
 def test_great_expectations_is_imported_by_its_worker_only():
-    """Suites are parsed and frames validated in the worker process (pipelines/lib/quality_ge.py),
+    """Suites are parsed and frames validated in the worker process (pipelines/quality/ge.py),
     so the refresh's own process never pays GE's import: it stays out of its modules."""
     probe = """
 import sys
 import pandas as pd
-from pipelines.lib.quality_ge import Rule, stop_worker, validate
-from pipelines.lib.quality_suites import load_suite
+from pipelines.quality.ge import Rule, stop_worker, validate
+from pipelines.quality.suites import load_suite
 
 load_suite("parenting_surveys")  # parsed by GE in the worker
 kind, kwargs, meta = "expect_column_values_to_not_be_null", {"column": "x"}, {"name": "x"}
@@ -249,8 +249,8 @@ def test_the_worker_ends_when_the_refresh_is_killed():
     probe = """
 import os, signal
 import psutil
-from pipelines.lib.quality_ge import start_worker
-from pipelines.lib.quality_suites import load_suite
+from pipelines.quality.ge import start_worker
+from pipelines.quality.suites import load_suite
 
 start_worker()
 load_suite("births")

@@ -14,9 +14,9 @@ import dagster as dg
 import pandas as pd
 
 from pipelines.defs.quality.checks import defs as quality_defs
-from pipelines.lib.identity import SOURCE_RECORDS
-from pipelines.lib.sources import SOURCES
-from pipelines.lib.warehouse import work_db
+from pipelines.identity.resolve import SOURCE_RECORDS
+from pipelines.ingest.sources import SOURCES
+from pipelines.warehouse import work_db
 
 CHILDREN = 40
 ENROLLED = 20  # children 0..19 are enrolled

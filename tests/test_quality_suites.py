@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pipelines.lib.quality_suites import CROSS_SOURCE, kwargs_of, load_suite
-from pipelines.lib.sources import SOURCES
+from pipelines.ingest.sources import SOURCES
+from pipelines.quality.suites import CROSS_SOURCE, kwargs_of, load_suite
 
 # Raw required column -> the ingested column that carries it (docs/architecture.md).
 PSEUDONYMISED = {

@@ -21,8 +21,8 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-from pipelines.lib import readers
-from pipelines.lib.config import REPO_ROOT
+from pipelines.config import REPO_ROOT
+from pipelines.ingest import readers
 
 BENCHMARK_RAW = REPO_ROOT / "benchmarks/data/30000-7-be69b8c0/raw"
 

@@ -15,8 +15,8 @@ from playwright.sync_api import sync_playwright
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from pipelines.config import REPO_ROOT
 from pipelines.defs.report import defs, evaluation_report
-from pipelines.lib.config import REPO_ROOT
 from tests.test_report_fixtures import write_published
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,7 +12,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines.lib.config import REPO_ROOT
+from pipelines.config import REPO_ROOT
 from tests.test_report import render_offline
 from tests.test_suppression import disclosures
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from stdnum.cn import ric
 
-from pipelines.lib.sources import RANGES, SOURCES
+from pipelines.ingest.sources import RANGES, SOURCES
 from pipelines.sample import write_sample
 from pipelines.sample.generate import CHUNK
 

@@ -11,9 +11,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.lib.config import REPO_ROOT
-from pipelines.lib.ingest import ingest_source
-from pipelines.lib.sources import SOURCES
+from pipelines.config import REPO_ROOT
+from pipelines.ingest.ingest import ingest_source
+from pipelines.ingest.sources import SOURCES
 
 MANIFEST = json.loads((REPO_ROOT / "raw" / "MANIFEST.json").read_text(encoding="utf-8"))
 # The manifest names the ways an ID was spoiled; ingestion reports what it did about it.

@@ -5,8 +5,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from pipelines.lib import values
-from pipelines.lib.sources import CLASS_TYPES
+from pipelines.ingest import values
+from pipelines.ingest.sources import CLASS_TYPES
 
 
 def _apply(fn, texts):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.lib.config import REPO_ROOT
+from pipelines.config import REPO_ROOT
 
 SEEDS = REPO_ROOT / "dbt_project" / "seeds"
 
@@ -25,7 +25,7 @@ class Definition:
     name_zh: str
     numerator_zh: str
     denominator_zh: str
-    sources: tuple[str, ...]  # source names of pipelines.lib.sources.SOURCES
+    sources: tuple[str, ...]  # source names of pipelines.ingest.sources.SOURCES
     target_zh: str
     is_ratio: bool  # the value is a fraction shown as %
     counts_people: bool  # numerator/denominator count children, staff or survey answers

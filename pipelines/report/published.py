@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.lib.config import settings
+from pipelines.config import settings
 from pipelines.report.definitions import people_indicators
 from pipelines.report.suppression import suppress, suppress_scorecard
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import plotly.offline
 import polars as pl
 
-from pipelines.lib.config import settings
-from pipelines.lib.sources import SOURCES
+from pipelines.config import settings
+from pipelines.ingest.sources import SOURCES
 from pipelines.report import charts
 from pipelines.report.definitions import Definition, load_definitions
 from pipelines.report.formatting import SCOPE_LEVELS, count, figure, status, target_text

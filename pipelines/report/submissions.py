@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.lib.config import settings
-from pipelines.lib.sources import SOURCES
+from pipelines.config import settings
+from pipelines.ingest.sources import SOURCES
 from pipelines.report.definitions import indicator_sources, people_indicators
 from pipelines.report.published import Published, protected_values, read_published
 

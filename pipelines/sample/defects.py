@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from pipelines.lib.sources import SOURCES
+from pipelines.ingest.sources import SOURCES
 from pipelines.sample import ids
 
 REASONS = (

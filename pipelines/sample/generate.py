@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.lib.sources import SOURCES
+from pipelines.ingest.sources import SOURCES
 from pipelines.sample import children, enrollment, health, ids, registers
 from pipelines.sample.calendar import day, month_ends, quarter_label, text_where
 from pipelines.sample.defects import apply_anomalies, bad_clones

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.lib.sources import SOURCES, Column
+from pipelines.ingest.sources import SOURCES, Column
 from pipelines.sample.plan import Delivery, Style
 
 EXTRA_PREFIX = "_x_"

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from pipelines.lib.identity import ATTRIBUTE_PRIORITY, resolve_identity
-from pipelines.lib.warehouse import work_db
+from pipelines.identity.resolve import ATTRIBUTE_PRIORITY, resolve_identity
+from pipelines.warehouse import work_db
 
 
 @dg.asset(

@@ -19,7 +19,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from pipelines.lib.dbt import (
+from pipelines.marts.dbt import (
     build_target_dir,
     dbt_project,
     dbt_resource,
@@ -29,7 +29,7 @@ from pipelines.lib.dbt import (
     point_dbt_at_work_db,
     use_parse_state,
 )
-from pipelines.lib.failpoints import failpoint
+from pipelines.operations.failpoints import failpoint
 
 
 class MartsTranslator(DagsterDbtTranslator):

@@ -6,7 +6,7 @@ import json
 import dagster as dg
 
 from pipelines.defs.operations.jobs import refresh_job
-from pipelines.lib.fingerprint import raw_snapshot
+from pipelines.operations.fingerprint import raw_snapshot
 
 nightly_refresh = dg.ScheduleDefinition(
     name="nightly_refresh",

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from pipelines.lib.quality import run_checks, verdict
-from pipelines.lib.quality_history import run_of
-from pipelines.lib.quality_report import report_dir
-from pipelines.lib.quality_suites import CROSS_SOURCE
-from pipelines.lib.sources import SOURCES
+from pipelines.ingest.sources import SOURCES
+from pipelines.quality.history import run_of
+from pipelines.quality.report import report_dir
+from pipelines.quality.run import run_checks, verdict
+from pipelines.quality.suites import CROSS_SOURCE
 
 CHILD_INDEX = dg.AssetKey(["identity", "child_index"])
 # Tables the cross-source checks read besides the child index itself.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.lib.config import settings
+from pipelines.config import settings
 
 
 @dg.asset(

@@ -12,10 +12,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pipelines.lib.identity import SOURCE_RECORDS
-from pipelines.lib.quality_exact import column_types
-from pipelines.lib.quality_ge import RuleResult, validate
-from pipelines.lib.quality_suites import CROSS_SOURCE, CheckOutcome, Suite
+from pipelines.identity.resolve import SOURCE_RECORDS
+from pipelines.quality.exact import column_types
+from pipelines.quality.ge import RuleResult, validate
+from pipelines.quality.suites import CROSS_SOURCE, CheckOutcome, Suite
 
 
 def _per_source(con: duckdb.DuckDBPyConnection, memo: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -29,8 +29,8 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
-from pipelines.lib.config import REPO_ROOT, settings
-from pipelines.lib.dbt_warm import warmed
+from pipelines.config import REPO_ROOT, settings
+from pipelines.marts.dbt_warm import warmed
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 WORK_DB_ENV = "YIYU_WORK_DB"
@@ -198,7 +198,7 @@ def keep_parse_state(target_dir: Path) -> None:
 
 def warm_dbt() -> contextlib.AbstractContextManager[None]:
     """A dbt process that imports dbt and parses the project now, with the settings of this
-    process's refresh, for its build (pipelines/lib/dbt_warm.py)."""
+    process's refresh, for its build (pipelines/marts/dbt_warm.py)."""
     scratch = Path(tempfile.mkdtemp(prefix="yiyu-dbt-"))
     target = scratch / "parse"
     use_parse_state(target)

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import duckdb
 
-from pipelines.lib.config import settings
+from pipelines.config import settings
 
 # The work file's strings are mostly keyed hashes (32 random hex characters), which DuckDB's
 # string compression cannot shrink but analyses at great cost: writing 19M rows of two keys

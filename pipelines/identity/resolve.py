@@ -23,8 +23,8 @@ import numpy as np
 import pyarrow as pa
 from scipy.sparse import coo_array, csgraph
 
-from pipelines.lib.failpoints import failpoint
-from pipelines.lib.sources import SOURCES
+from pipelines.ingest.sources import SOURCES
+from pipelines.operations.failpoints import failpoint
 
 # Contract section 3: a child's attributes come from the best source that has them.
 ATTRIBUTE_PRIORITY = ("births", "health_archives", "enrollments", "health_checks")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.config import settings
+from pipelines.config import settings
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}

@@ -22,11 +22,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.lib import parse, readers
-from pipelines.lib.config import settings
-from pipelines.lib.failpoints import failpoint
-from pipelines.lib.secret import secret_fingerprint
-from pipelines.lib.sources import Source
+from pipelines.config import settings
+from pipelines.ingest import parse, readers
+from pipelines.ingest.secret import secret_fingerprint
+from pipelines.ingest.sources import Source
+from pipelines.operations.failpoints import failpoint
 
 _CODE_FILES = (
     "ingest.py",

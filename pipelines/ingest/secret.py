@@ -8,7 +8,7 @@ import os
 import secrets
 from pathlib import Path
 
-from pipelines.lib.config import REPO_ROOT
+from pipelines.config import REPO_ROOT
 
 
 def secret_file() -> Path:

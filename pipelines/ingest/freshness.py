@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.lib.readers import discover
-from pipelines.lib.sources import Source
+from pipelines.ingest.readers import discover
+from pipelines.ingest.sources import Source
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,8 @@ def freshness(source: Source, source_dir: Path, now: float | None = None) -> Fre
 def record_freshness(con, run, source: Source, fresh: Freshness) -> None:
     """Keep the verdict in the quality history too (dataset `raw/<source>`), so a source that
     stops arriving shows there as a new, persisting or resolved problem."""
-    from pipelines.lib.quality_history import ensure_tables, record
-    from pipelines.lib.quality_suites import CheckOutcome
+    from pipelines.quality.history import ensure_tables, record
+    from pipelines.quality.suites import CheckOutcome
 
     outcome = CheckOutcome(
         check_name="freshness",

@@ -4,13 +4,13 @@ import time
 
 import dagster as dg
 
-from pipelines.lib.config import settings
-from pipelines.lib.freshness import freshness, record_freshness
-from pipelines.lib.ingest import ingest_source
-from pipelines.lib.quality import start_checks
-from pipelines.lib.quality_history import run_of
-from pipelines.lib.sources import SOURCES, Source
-from pipelines.lib.warehouse import work_db
+from pipelines.config import settings
+from pipelines.ingest.freshness import freshness, record_freshness
+from pipelines.ingest.ingest import ingest_source
+from pipelines.ingest.sources import SOURCES, Source
+from pipelines.quality.history import run_of
+from pipelines.quality.run import start_checks
+from pipelines.warehouse import work_db
 
 
 def ingestion_asset(source: Source) -> dg.AssetsDefinition:

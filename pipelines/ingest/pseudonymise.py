@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 import polars_hash  # noqa: F401  (registers the `chash` namespace on expressions)
 
-from pipelines.lib.secret import link_secret
+from pipelines.ingest.secret import link_secret
 
 KEY_HEX_CHARS = 32  # 128 bits
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.lib.failpoints import failpoint
+from pipelines.operations.failpoints import failpoint
 
 # Schemas of the working database that evaluators may read: aggregates, audit, quality.
 PUBLISHED_SCHEMAS = ("marts", "audit", "quality", "meta")

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.lib.quality_cross import validate_cross_source
-from pipelines.lib.quality_exact import EXACT_TYPES, column_types, evaluate_exact, scan_table
-from pipelines.lib.quality_ge import Rule
-from pipelines.lib.quality_history import RecordedCheck, Run, ensure_tables, last_good_rows, record
-from pipelines.lib.quality_report import write_run_report
-from pipelines.lib.quality_sample import SampleValidation, start_sample_validation
-from pipelines.lib.quality_suites import CROSS_SOURCE, CheckOutcome, Suite, load_suite
-from pipelines.lib.warehouse import work_db
+from pipelines.quality.cross import validate_cross_source
+from pipelines.quality.exact import EXACT_TYPES, column_types, evaluate_exact, scan_table
+from pipelines.quality.ge import Rule
+from pipelines.quality.history import RecordedCheck, Run, ensure_tables, last_good_rows, record
+from pipelines.quality.report import write_run_report
+from pipelines.quality.sample import SampleValidation, start_sample_validation
+from pipelines.quality.suites import CROSS_SOURCE, CheckOutcome, Suite, load_suite
+from pipelines.warehouse import work_db
 
 # Row-level validations that ingestion steps started (start_checks()), by (run id, dataset).
 _started: dict[tuple[str, str], SampleValidation] = {}

@@ -13,10 +13,10 @@ import os
 from datetime import date
 from pathlib import Path
 
-from pipelines.lib.config import REPO_ROOT, settings
-from pipelines.lib.readers import discover
-from pipelines.lib.secret import secret_fingerprint
-from pipelines.lib.sources import SOURCES
+from pipelines.config import REPO_ROOT, settings
+from pipelines.ingest.readers import discover
+from pipelines.ingest.secret import secret_fingerprint
+from pipelines.ingest.sources import SOURCES
 
 _CODE_PATHS = (
     "pipelines",

@@ -103,7 +103,7 @@ def warmed(scratch: Path, parse: dict[str, Any], env: dict[str, str]) -> Iterato
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-# The warmed process (python -m pipelines.lib.dbt_warm ADDRESS PARSE).
+# The warmed process (python -m pipelines.marts.dbt_warm ADDRESS PARSE).
 
 
 def _serve(address: str, parse: dict[str, Any]) -> None:
@@ -165,7 +165,7 @@ def same_settings(parse: dict[str, Any], args: list[str], env: dict[str, str]) -
 
 def _keep_parse_state(parsed: str, build_target: str | None) -> None:
     """The warm-up's partial-parse state goes where the build would have written its own, so
-    the marts step keeps it for the next refresh (pipelines/lib/dbt.py, keep_parse_state)."""
+    the marts step keeps it for the next refresh (pipelines/marts/dbt.py, keep_parse_state)."""
     state = Path(parsed) / "partial_parse.msgpack"
     if build_target and state.exists():
         Path(build_target).mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipelines.lib.config import REPO_ROOT
-from pipelines.lib.quality_ge import Rule, parse_suite, start_parsing
+from pipelines.config import REPO_ROOT
+from pipelines.quality.ge import Rule, parse_suite, start_parsing
 
 SEVERITIES = ("blocking", "warn")
 DIMENSIONS = ("conformance", "completeness", "plausibility")

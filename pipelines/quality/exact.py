@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from pipelines.lib.quality_suites import CheckOutcome, kwargs_of
+from pipelines.quality.suites import CheckOutcome, kwargs_of
 
 SCHEMA_TYPES = ("expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list")
 COUNT_TYPES = (

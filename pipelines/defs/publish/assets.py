@@ -4,11 +4,11 @@ import time
 
 import dagster as dg
 
+from pipelines.config import settings
 from pipelines.defs.marts.assets import marts_dbt_assets
-from pipelines.lib.config import settings
-from pipelines.lib.publish import publish
-from pipelines.lib.run_history import record_run
-from pipelines.lib.warehouse import work_db
+from pipelines.publish.publish import publish
+from pipelines.publish.run_history import record_run
+from pipelines.warehouse import work_db
 
 
 @dg.asset(

@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from pipelines.lib.quality_ge import Rule, RuleResult, validation
-from pipelines.lib.quality_suites import CheckOutcome, Suite, kwargs_of
+from pipelines.quality.ge import Rule, RuleResult, validation
+from pipelines.quality.suites import CheckOutcome, Suite, kwargs_of
 
 # GE domain types whose expectations read only the columns named in their arguments.
 COLUMN_DOMAINS = ("column", "column_pair", "multicolumn")

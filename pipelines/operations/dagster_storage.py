@@ -27,7 +27,7 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     SqliteEventLogStorage,
 )
 
-from pipelines.lib.config import settings
+from pipelines.config import settings
 
 # The index file, the run being written and a few read by the UI; older engines are closed.
 ENGINES_KEPT = 4

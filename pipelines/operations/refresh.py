@@ -5,9 +5,13 @@ from __future__ import annotations
 import sys
 import time
 
-from pipelines.lib.fingerprint import refresh_inputs, remember_refresh, unchanged_since_last_refresh
-from pipelines.lib.quality_ge import start_worker, stop_worker
-from pipelines.lib.quality_suites import start_parsing_suites
+from pipelines.operations.fingerprint import (
+    refresh_inputs,
+    remember_refresh,
+    unchanged_since_last_refresh,
+)
+from pipelines.quality.ge import start_worker, stop_worker
+from pipelines.quality.suites import start_parsing_suites
 
 
 def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
@@ -28,8 +32,8 @@ def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
     import dagster as dg
 
     from pipelines.definitions import defs
-    from pipelines.lib.dagster_storage import dagster_instance
-    from pipelines.lib.dbt import warm_dbt
+    from pipelines.marts.dbt import warm_dbt
+    from pipelines.operations.dagster_storage import dagster_instance
 
     job = defs.resolve_job_def(job_name)
     try:

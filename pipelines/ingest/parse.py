@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipelines.lib import values
-from pipelines.lib.idcard import id_birth_date, id_sex, with_id18
-from pipelines.lib.pseudonymise import keyed_hash
-from pipelines.lib.sources import ALIASES, RANGES, Column, Source
+from pipelines.ingest import values
+from pipelines.ingest.idcard import id_birth_date, id_sex, with_id18
+from pipelines.ingest.pseudonymise import keyed_hash
+from pipelines.ingest.sources import ALIASES, RANGES, Column, Source
 
 # Kinds whose raw text may be echoed in a message: never personal data.
 _ECHO_KINDS = {"date", "bool", "sex", "int", "float", "enum", "code", "text"}

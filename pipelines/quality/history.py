@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import duckdb
 import pandas as pd
 
-from pipelines.lib.quality_suites import CheckOutcome
+from pipelines.quality.suites import CheckOutcome
 
 
 @dataclass(frozen=True)
