@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from pipelines.config import Settings
 from pipelines.operations import fingerprint
 
 CODE_FILES = (
@@ -27,15 +30,19 @@ def repo(tmp_path, monkeypatch, yiyu_env):
     return root
 
 
+def _inputs() -> str:
+    return fingerprint.refresh_inputs(Settings.from_env(), os.environ, b"test-key")
+
+
 @pytest.mark.parametrize("name", CODE_FILES)
 def test_a_changed_code_or_settings_file_changes_the_inputs(repo, name):
-    before = fingerprint.refresh_inputs()
+    before = _inputs()
     (repo / name).write_text("v2")
-    assert fingerprint.refresh_inputs() != before
+    assert _inputs() != before
 
 
 def test_documentation_does_not_change_the_inputs(repo):
-    before = fingerprint.refresh_inputs()
+    before = _inputs()
     (repo / "dbt_project/models/notes.md").write_text("v2")
     (repo / "README.md").write_text("v2")
-    assert fingerprint.refresh_inputs() == before
+    assert _inputs() == before

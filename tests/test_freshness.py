@@ -10,11 +10,15 @@ import duckdb
 
 from pipelines.defs.ingest.assets import ingestion_asset
 from pipelines.ingest.sources import SOURCES
+from pipelines.resources import RESOURCES
 
 
 def _materialise(instance: dg.DagsterInstance) -> dg.AssetCheckEvaluation:
     result = dg.materialize(
-        [ingestion_asset(SOURCES["parenting_surveys"])], instance=instance, raise_on_error=True
+        [ingestion_asset(SOURCES["parenting_surveys"])],
+        instance=instance,
+        resources=RESOURCES,
+        raise_on_error=True,
     )
     (evaluation,) = result.get_asset_check_evaluations()
     return evaluation

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from stdnum.cn import ric
 
-from pipelines.ingest import ingest
+from pipelines.ingest import cache
 from pipelines.ingest.ingest import ingest_source
 from pipelines.ingest.sources import SOURCES
 
@@ -50,7 +50,11 @@ class Ingested:
 def _ingest(env: Path, source: str, today: date = date(2024, 6, 30)) -> Ingested:
     """Ingest into a fresh in-memory DuckDB; the table as read back, in (file, row) order."""
     con = duckdb.connect()
-    result = ingest_source(SOURCES[source], env / "raw" / source, con, today=today)
+    cache_dir = env / "warehouse" / "cache"
+    key = SECRET.encode()
+    result = ingest_source(
+        SOURCES[source], env / "raw" / source, con, cache_dir=cache_dir, key=key, today=today
+    )
     table = con.sql(f"FROM ingested.{source} ORDER BY _file, _row").pl()
     return Ingested(table, result.audit, result.quarantine, result.warnings)
 
@@ -166,7 +170,7 @@ def test_a_file_parsed_in_parts_gives_what_it_gives_whole(yiyu_env, monkeypatch)
     text = CHECK_HEADER.rstrip("\n") + ",身份证号\n" + "\n".join(rows) + "\n"
     _write(yiyu_env / "raw/health_checks/d.csv", text)
     whole = _ingest(yiyu_env, "health_checks")
-    monkeypatch.setattr(ingest, "PARSE_CHUNK_ROWS", 2)
+    monkeypatch.setattr(cache, "PARSE_CHUNK_ROWS", 2)
     shutil.rmtree(yiyu_env / "warehouse", ignore_errors=True)  # no cached parse
     parts = _ingest(yiyu_env, "health_checks")
     assert parts.audit["parsed_this_run"].to_list() == [True]
@@ -261,8 +265,9 @@ def test_files_of_equal_content_are_parsed_once_and_the_later_one_wins(yiyu_env)
     assert [audit[n]["rows_loaded"] for n in sorted(names)] == [0, 0, 0, 40]
     assert [audit[n]["rows_superseded"] for n in sorted(names)] == [40, 40, 40, 0]
     assert set(result.table["_file"]) == {sorted(names)[-1]}
-    cache = yiyu_env / "warehouse" / "cache" / "parenting_surveys"
-    assert [p.name.endswith(ingest.parser_version()) for p in cache.iterdir()] == [True]
+    entries = yiyu_env / "warehouse" / "cache" / "parenting_surveys"
+    version = cache.parser_version(SECRET.encode())
+    assert [p.name.endswith(version) for p in entries.iterdir()] == [True]
 
 
 def test_mothers_id_and_bad_check_character_are_dropped_with_warnings(yiyu_env):

@@ -3,10 +3,11 @@
 import itertools
 
 import polars as pl
-import pytest
 
 from pipelines.ingest import parse, readers
 from pipelines.ingest.sources import SOURCES
+
+KEY = b"test-secret-not-for-production"
 
 # Forms of every column of a health check, good and bad, cycled so that values repeat.
 FORMS = {
@@ -37,12 +38,11 @@ def _numbered(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
 
 
-@pytest.mark.usefixtures("yiyu_env")
 def test_a_part_of_repeated_values_reads_as_its_rows_one_by_one():
     source = SOURCES["health_checks"]
     part = _part(420)  # 2 x distinct values <= rows: every column read by value
-    whole = parse.parse_frame(source, part)
-    alone = [parse.parse_frame(source, part.slice(i, 1)) for i in range(part.height)]
+    whole = parse.parse_frame(source, part, KEY)
+    alone = [parse.parse_frame(source, part.slice(i, 1), KEY) for i in range(part.height)]
     assert whole.rows_read == part.height
     for table in ("valid", "quarantine", "warnings"):
         expected = pl.concat([getattr(one, table) for one in alone])
@@ -52,9 +52,8 @@ def test_a_part_of_repeated_values_reads_as_its_rows_one_by_one():
     assert whole.quarantine["reason_code"].n_unique() >= 4
 
 
-@pytest.mark.usefixtures("yiyu_env")
 def test_typed_parquet_columns_read_as_their_text(tmp_path):
-    """Dates and decimals of a Parquet file are taken as they are (readers.py keeps them
+    """Dates and decimals of a Parquet file are taken as they are (the Parquet reader keeps them
     typed); the outcome is that of the same values written as text."""
     typed_columns = {  # per row: birth_date, check_date, height_cm, weight_kg, hemoglobin_g_l
         "good": ("2022-01-05", "2023-01-05", "75.5", "9.1", "110.0"),
@@ -79,7 +78,8 @@ def test_typed_parquet_columns_read_as_their_text(tmp_path):
     assert [raw.schema[c] for c in names] == [pl.Date] * 2 + [pl.Float64] * 3
 
     source = SOURCES["health_checks"]
-    typed, from_text = parse.parse_frame(source, raw), parse.parse_frame(source, _numbered(text))
+    typed = parse.parse_frame(source, raw, KEY)
+    from_text = parse.parse_frame(source, _numbered(text), KEY)
     for table in ("valid", "quarantine", "warnings"):
         assert getattr(typed, table).equals(getattr(from_text, table)), table
     assert typed.valid["_row"].to_list() == [2]

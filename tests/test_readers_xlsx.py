@@ -23,6 +23,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from pipelines.config import REPO_ROOT
 from pipelines.ingest import readers
+from pipelines.ingest.readers.xlsx_text import typed_text
 
 BENCHMARK_RAW = REPO_ROOT / "benchmarks/data/30000-7-be69b8c0/raw"
 
@@ -360,7 +361,7 @@ def test_float_text_is_what_openpyxl_printed(tmp_path: Path):
     written = [f"{v:.16g}" for v in values]
     expected = [str(int(t) if not set(t) & set(".eE") else float(t)) for t in written]
     numbers = pl.DataFrame({"0": [float(t) for t in written]})
-    got = readers._typed_text(numbers, date1904=False).get_column("0").to_list()
+    got = typed_text(numbers, date1904=False).get_column("0").to_list()
     assert got == expected
 
 

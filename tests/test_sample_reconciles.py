@@ -29,7 +29,14 @@ WARNING_OF = {
 @pytest.mark.parametrize("source", sorted(SOURCES))
 def test_every_file_reconciles_with_the_manifest(yiyu_env, source):
     raw = REPO_ROOT / "raw" / source
-    result = ingest_source(SOURCES[source], raw, duckdb.connect(), today=date(2026, 11, 29))
+    result = ingest_source(
+        SOURCES[source],
+        raw,
+        duckdb.connect(),
+        cache_dir=yiyu_env / "warehouse" / "cache",
+        key=b"test-secret-not-for-production",
+        today=date(2026, 11, 29),
+    )
     expected_files = MANIFEST["sources"][source]["files"]
     audit = {r["file"]: r for r in result.audit.iter_rows(named=True)}
     assert set(audit) == set(expected_files)

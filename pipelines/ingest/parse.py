@@ -26,7 +26,7 @@ _INVALID_STAFF_ID = "id_number: not a valid resident ID number (GB 11643)"
 # Rows whose distinct values decide how a column is read (`_read`).
 _DISTINCT_SAMPLE = 10_000
 # Parquet columns already of the type a column reads as: taken as they are, not written as
-# text and read back (a province's history files: 11M health checks with five such columns).
+# text and read back (history files are large and typed).
 _TYPED_INPUT = {"date": pl.Date, "float": pl.Float64}
 
 QUARANTINE_SCHEMA = {
@@ -134,7 +134,7 @@ def _read(col: Column, raw: pl.Series) -> tuple[pl.Expr, pl.Expr]:
     """Expressions of a column's cleaned text (`_t_<name>`, over the raw frame) and typed
     value (`<name>`, over the cleaned one). Exports repeat most values (dates, sexes, codes,
     sizes): when at most half the values of the part are distinct, each distinct value is
-    read once and looked up (a date read row by row costs 20 times more). The values of the
+    read once and looked up (reading a date costs far more than a lookup). The values of the
     first rows tell, so that a column of distinct values (numbers, names, ID numbers however
     sparse) is not hashed in vain."""
     text = f"_t_{col.name}"
@@ -187,7 +187,7 @@ def _problem(col: Column, text: pl.Expr, typed: pl.Expr) -> tuple[pl.Expr, pl.Ex
     return reason, message
 
 
-def _child_identity(source: Source, frame: pl.DataFrame) -> pl.DataFrame:
+def _child_identity(source: Source, frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
     """Valid IDs, warnings for dropped ones, the unlinkable rule and the keyed hashes."""
     raw_id = pl.col("id_number")
     frame = with_id18(frame, "id_number", "_valid_id")
@@ -217,10 +217,10 @@ def _child_identity(source: Source, frame: pl.DataFrame) -> pl.DataFrame:
     record_natural = {"births": "birth_cert_no", "health_archives": "archive_no"}
     frame = frame.with_columns(
         _e_link=pl.when(~linkable).then(pl.lit("unlinkable")),
-        id_key=keyed_hash(pl.col("_id18"), "id"),
-        birth_cert_key=keyed_hash(pl.col("birth_cert_no"), "bc"),
-        archive_key=keyed_hash(pl.col("archive_no"), "ar"),
-        triple_key=keyed_hash(pl.when(has_triple).then(triple), "tri"),
+        id_key=keyed_hash(pl.col("_id18"), "id", key),
+        birth_cert_key=keyed_hash(pl.col("birth_cert_no"), "bc", key),
+        archive_key=keyed_hash(pl.col("archive_no"), "ar", key),
+        triple_key=keyed_hash(pl.when(has_triple).then(triple), "tri", key),
     )
     key_column = record_natural.get(source.name)
     if key_column == "birth_cert_no":
@@ -228,10 +228,10 @@ def _child_identity(source: Source, frame: pl.DataFrame) -> pl.DataFrame:
     if key_column == "archive_no":
         return frame.with_columns(record_key=pl.col("archive_key"))
     natural = source.key[0]
-    return frame.with_columns(record_key=keyed_hash(pl.col(natural), natural[:2]))
+    return frame.with_columns(record_key=keyed_hash(pl.col(natural), natural[:2], key))
 
 
-def _staff_identity(frame: pl.DataFrame) -> pl.DataFrame:
+def _staff_identity(frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
     """A staff member is their ID number (15 and 18 digits are one person)."""
     frame = with_id18(frame, "id_number", "_valid_id")
     valid = pl.col("_valid_id")
@@ -242,13 +242,14 @@ def _staff_identity(frame: pl.DataFrame) -> pl.DataFrame:
         _e_id=pl.when(pl.col("id_number").is_not_null() & valid.is_null()).then(
             pl.lit("unparseable_value")
         ),
-        staff_key=keyed_hash(valid, "id"),
-        record_key=keyed_hash(natural, "st"),
+        staff_key=keyed_hash(valid, "id", key),
+        record_key=keyed_hash(natural, "st", key),
     )
 
 
-def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
-    """Validate and pseudonymise a raw all-text frame (with `_row`) of one file."""
+def parse_frame(source: Source, raw: pl.DataFrame, key: bytes) -> ParsedFile:
+    """Validate and pseudonymise (under the link secret `key`) a raw all-text frame (with
+    `_row`) of one file."""
     headers = [h for h in raw.columns if h != "_row"]
     found, unknown = match_headers(source, headers)
     rows_read = raw.height
@@ -290,10 +291,10 @@ def parse_frame(source: Source, raw: pl.DataFrame) -> ParsedFile:
         for absent in ("birth_cert_no", "archive_no", "id_number", "child_name"):
             if absent not in frame.collect_schema().names():
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(absent))
-        frame = _child_identity(source, frame)
+        frame = _child_identity(source, frame, key)
         checks.append((pl.col("_e_link"), pl.lit(_UNLINKABLE), "record"))
     if source.name == "staff":
-        frame = _staff_identity(frame)
+        frame = _staff_identity(frame, key)
         checks.append((pl.col("_e_id"), pl.lit(_INVALID_STAFF_ID), "id_number"))
 
     frame = frame.with_columns(_reason=pl.coalesce(r for r, _, _ in checks)).collect()

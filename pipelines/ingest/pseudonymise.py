@@ -9,12 +9,10 @@ from __future__ import annotations
 import polars as pl
 import polars_hash  # noqa: F401  (registers the `chash` namespace on expressions)
 
-from pipelines.ingest.secret import link_secret
-
 KEY_HEX_CHARS = 32  # 128 bits
 
 
-def keyed_hash(expr: pl.Expr, kind: str) -> pl.Expr:
-    """Hex HMAC of `kind:value`; null stays null."""
-    key = link_secret().decode("utf-8")
-    return (pl.lit(f"{kind}:") + expr).chash.hmac_sha256(key=key).str.slice(0, KEY_HEX_CHARS)
+def keyed_hash(expr: pl.Expr, kind: str, key: bytes) -> pl.Expr:
+    """Hex HMAC of `kind:value` under `key` (`secret.link_secret()`); null stays null."""
+    text = key.decode("utf-8")
+    return (pl.lit(f"{kind}:") + expr).chash.hmac_sha256(key=text).str.slice(0, KEY_HEX_CHARS)

@@ -32,6 +32,7 @@ def link_secret() -> bytes:
     return path.read_bytes().strip()
 
 
-def secret_fingerprint() -> str:
-    """Identifies the key (for cache invalidation) without revealing it."""
-    return hmac.new(link_secret(), b"yiyu-fingerprint", hashlib.sha256).hexdigest()[:16]
+def secret_fingerprint(key: bytes | None = None) -> str:
+    """Identifies the key (`link_secret()` unless given) without revealing it."""
+    key = link_secret() if key is None else key
+    return hmac.new(key, b"yiyu-fingerprint", hashlib.sha256).hexdigest()[:16]

@@ -17,11 +17,24 @@ import polars as pl
 
 from pipelines.ingest.sources import SOURCES
 from pipelines.sample import children, enrollment, health, ids, registers
-from pipelines.sample.calendar import day, month_ends, quarter_label, text_where
+from pipelines.sample.calendar import day
 from pipelines.sample.defects import apply_anomalies, bad_clones
-from pipelines.sample.deliveries import by_events, redeliver_later
+from pipelines.sample.deliveries import (
+    archives_rows,
+    births_rows,
+    checks_rows,
+    enrollments_rows,
+)
 from pipelines.sample.manifest import Manifest
-from pipelines.sample.plan import Delivery, deliveries
+from pipelines.sample.plan import (
+    Delivery,
+    archives_plan,
+    assert_ordered,
+    births_plan,
+    checks_plan,
+    deliveries,
+    enrollments_plan,
+)
 from pipelines.sample.render import exported_columns, render_text, render_typed
 from pipelines.sample.writers import open_writer
 
@@ -37,11 +50,6 @@ META = {
     "_superseded": pl.Boolean,
     "_redelivered": pl.Boolean,
 }
-QUARTERS = [f"{y}Q{q}" for y in range(2019, 2024) for q in range(1, 5)][3:]
-ARCHIVE_MONTHS = month_ends(date(2023, 1, 1), date(2023, 12, 31))
-PILOT_MONTHS = month_ends(date(2022, 10, 1), date(2023, 12, 31))
-HISTORY_YEARS = (2019, 2020, 2021, 2022)
-REJECTED_MONTH = "2023-03"
 # Warnings about a row's community: none where the file lacks the column.
 COMMUNITY_WARNINGS = ("outside_district", "unknown_community")
 
@@ -178,7 +186,7 @@ class Run:
         self, source: str, paths: list[str], frames: list[pl.DataFrame], rng, offset: int, omit=None
     ) -> None:
         """Full snapshots in lexical = chronological order: all but the last superseded."""
-        _assert_ordered(paths)
+        assert_ordered(paths)
         for i, (delivery, frame) in enumerate(
             zip(deliveries(paths, offset, omit), frames, strict=True)
         ):
@@ -253,11 +261,12 @@ class Run:
     # -- child-level sources -------------------------------------------------------------
 
     def child_sources(self) -> None:
+        xlsx = self.ext("xlsx")
         plans = {
-            "births": self._births_plan(),
-            "health_archives": self._archives_plan(),
-            "health_checks": self._checks_plan(),
-            "enrollments": self._enrollments_plan(),
+            "births": births_plan(self.seed, xlsx),
+            "health_archives": archives_plan(self.seed, xlsx),
+            "health_checks": checks_plan(self.seed, xlsx),
+            "enrollments": enrollments_plan(self.seed, xlsx),
         }
         pop = children.Population.start(self.seed)
         chunks = range(0, self.n, self.chunk_size)
@@ -271,14 +280,30 @@ class Run:
                 rng, kids, per_child, enrolled.select("child", "enroll_day"), self.counters
             )
             self._count_population(kids)
-            self._births(plans["births"], kids, rng)
-            self._archives(plans["health_archives"], archives, rng)
-            self._checks(plans["health_checks"], checks, rng, first_chunk=c == 0)
-            self._enrollments(plans["enrollments"], enrolled, rng)
+            self._emit_each("births", plans["births"], births_rows(kids, rng), "_q", rng)
+            self._emit_each(
+                "health_archives",
+                plans["health_archives"],
+                archives_rows(archives),
+                "_delivery",
+                rng,
+            )
+            checked = checks_rows(checks, plans["health_checks"], rng, first_chunk=c == 0)
+            self._emit_each("health_checks", plans["health_checks"], checked, "_to", rng)
+            self._emit_each(
+                "enrollments", plans["enrollments"], enrollments_rows(enrolled), "_delivery", rng
+            )
             progress(
                 f"chunk {c + 1}/{len(chunks)}: {start + size}/{self.n} children, "
                 f"{self.counters['check']} checks, {time.monotonic() - self.started:.0f}s"
             )
+
+    def _emit_each(
+        self, source: str, plan: list[Delivery], rows: pl.DataFrame, index: str, rng
+    ) -> None:
+        """Each file of the plan gets the rows whose `index` column is its place in the plan."""
+        for i, delivery in enumerate(plan):
+            self.emit(source, delivery, rows.filter(pl.col(index) == i), rng)
 
     def _count_population(self, kids: pl.DataFrame) -> None:
         pop = self.manifest.population
@@ -286,176 +311,6 @@ class Run:
         pop["twin_pairs"] += int(kids["twin"].sum()) // 2
         pop["namesake_pairs"] += int(kids["namesake"].sum()) // 2
         pop["living_outside_district"] += int(kids["outside"].sum())
-
-    def _births_plan(self) -> list[Delivery]:
-        def ext(i):
-            return "parquet" if i == 7 else self.ext("xlsx") if i % 6 == 2 else "csv"
-
-        paths = [f"{q[:4]}/births_{q}.{ext(i)}" for i, q in enumerate(QUARTERS)]
-        _assert_ordered(paths)
-        return deliveries(paths, offset=self.seed % 5, omit={5: ("community_code",)})
-
-    def _births(self, plan: list[Delivery], kids: pl.DataFrame, rng) -> None:
-        k = kids.filter(pl.col("has_birth"))
-        n = k.height
-        quarter = quarter_label(k["birth_day"].to_numpy())
-        frame = k.select(
-            "birth_cert_no",
-            "child_name",
-            "sex",
-            "birth_date",
-            pl.col("id_number").alias("_child_id"),
-            pl.col("mother_id").alias("_mother_id"),
-            pl.col("mother_name").alias("_x_母亲姓名"),
-            pl.col("phone").alias("_x_联系电话"),
-        ).with_columns(
-            k["id_number"].set(pl.Series(rng.random(n) >= 0.4), None).alias("id_number"),
-            k["community_code"].set(pl.Series(rng.random(n) >= 0.9), None).alias("community_code"),
-            pl.Series("_q", np.searchsorted(np.array(QUARTERS), quarter)),
-            pl.lit(False).alias("_superseded"),
-            pl.lit(False).alias("_redelivered"),
-        )
-        outside = k["outside"] & frame["community_code"].is_not_null()
-        frame = frame.with_columns(
-            text_where(outside.to_numpy(), "outside_district").alias("_anomaly")
-        )
-        # A registration first sent without the ID number is sent again once it has one.
-        eligible = (
-            frame["id_number"].is_null()
-            & frame["_anomaly"].is_null()
-            & (frame["_q"] < len(QUARTERS) - 1)
-        )
-        frame, copies = redeliver_later(frame, rng, 0.03, eligible, _with_child_id)
-        copies = copies.with_columns(pl.col("_q") + 1)
-        both = pl.concat([frame, copies])
-        for i, delivery in enumerate(plan):
-            self.emit("births", delivery, both.filter(pl.col("_q") == i), rng)
-
-    def _archives_plan(self) -> list[Delivery]:
-        def ext(i, ym):
-            return "parquet" if ym == "2023-07" else self.ext("xlsx") if i % 5 == 3 else "csv"
-
-        paths = ["2022-12-31_全量/health_archives_full.csv"] + [
-            f"{ym}/archives_{ym}.{ext(i, ym)}" for i, (ym, _end) in enumerate(ARCHIVE_MONTHS)
-        ]
-        _assert_ordered(paths)
-        return deliveries(paths, offset=self.seed % 7, omit={2: ("family_doctor_signed_on",)})
-
-    def _archives(self, plan: list[Delivery], archives: pl.DataFrame, rng) -> None:
-        ends = [day(date(2022, 12, 31))] + [end for _ym, end in ARCHIVE_MONTHS]
-        rows = by_events(
-            archives,
-            ("archive_date", "family_doctor_signed_on", "closed_on"),
-            {
-                "family_doctor_signed_on": "family_doctor_signed_on",
-                "closed_on": "closed_on",
-                "close_reason": "closed_on",
-            },
-            ends,
-        )
-        for i, delivery in enumerate(plan):
-            self.emit("health_archives", delivery, rows.filter(pl.col("_delivery") == i), rng)
-
-    def _checks_plan(self) -> list[Delivery]:
-        def ext(i):
-            return self.ext("xlsx") if i % 4 == 1 else "csv"
-
-        history = [f"2022-09_history/checks_{y}.parquet" for y in HISTORY_YEARS]
-        monthly = [f"{ym}/checks_{ym}.{ext(i)}" for i, (ym, _end) in enumerate(PILOT_MONTHS)]
-        _assert_ordered(history + monthly)
-        late = [
-            f"{REJECTED_MONTH}/checks_{REJECTED_MONTH}_补报.csv",
-            f"{REJECTED_MONTH}/checks_{REJECTED_MONTH}_补报_重发.csv",
-        ]
-        plan = deliveries(
-            history + monthly + late,
-            offset=self.seed % 3,
-            omit={6: ("hemoglobin_g_l",), 9: ("child_name",), 13: ("birth_cert_no",)},
-        )
-        plan[-2] = Delivery(plan[-2].path, plan[-2].style, drop_required="check_date")
-        return plan
-
-    def _checks(self, plan: list[Delivery], checks: pl.DataFrame, rng, first_chunk: bool):
-        days = checks["check_date"].cast(pl.Int32).to_numpy()
-        years = days.astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
-        ends = np.array([end for _ym, end in PILOT_MONTHS])
-        target = np.where(
-            days < day(date(2022, 10, 1)),
-            np.searchsorted(HISTORY_YEARS, years),
-            len(HISTORY_YEARS) + np.searchsorted(ends, days),
-        )
-        frame = checks.with_columns(
-            pl.Series("_to", target),
-            pl.lit(False).alias("_superseded"),
-            pl.lit(False).alias("_redelivered"),
-        )
-        last_month = len(HISTORY_YEARS) + len(PILOT_MONTHS) - 1
-        # A check corrected after it was sent is sent again with the next month.
-        eligible = (
-            (frame["_to"] >= len(HISTORY_YEARS))
-            & (frame["_to"] < last_month)
-            & frame["_anomaly"].is_null()
-            & frame["archive_no"].is_not_null()
-        )
-        frame, copies = redeliver_later(frame, rng, 0.01, eligible, _reweighed)
-        frame = pl.concat([frame, copies.with_columns(pl.col("_to") + 1)])
-        frame = self._late_checks(frame, plan, rng, first_chunk)
-        for i, delivery in enumerate(plan):
-            self.emit("health_checks", delivery, frame.filter(pl.col("_to") == i), rng)
-
-    def _late_checks(self, frame, plan, rng, first_chunk: bool) -> pl.DataFrame:
-        """Moves a few checks of one month into a late file that lacks check_date
-        (rejected whole) and its corrected resend."""
-        month = next(i for i, d in enumerate(plan) if d.path.startswith(f"{REJECTED_MONTH}/"))
-        clean = (
-            (pl.col("_to") == month)
-            & ~pl.col("_superseded")
-            & ~pl.col("_redelivered")
-            & pl.col("_anomaly").is_null()
-        )
-        candidates = np.flatnonzero(frame.select(clean).to_series().to_numpy())
-        k = max(int(rng.binomial(len(candidates), 0.03)), int(first_chunk))
-        picked = rng.choice(candidates, size=min(k, len(candidates)), replace=False)
-        hit = np.zeros(frame.height, dtype=bool)
-        hit[picked] = True
-        rejected, resent = len(plan) - 2, len(plan) - 1
-        moved = frame.filter(pl.Series(hit))
-        return pl.concat(
-            [
-                frame.filter(pl.Series(~hit)),
-                moved.with_columns(pl.lit(rejected, pl.Int64).alias("_to")),
-                moved.with_columns(pl.lit(resent, pl.Int64).alias("_to")),
-            ]
-        )
-
-    def _enrollments_plan(self) -> list[Delivery]:
-        def ext(i):
-            return self.ext("xlsx") if i % 4 == 2 else "csv"
-
-        paths = ["2022-09_在册/enrollments_2022-09-30.csv"] + [
-            f"{ym}/enrollments_{ym}.{ext(i)}" for i, (ym, _end) in enumerate(PILOT_MONTHS)
-        ]
-        _assert_ordered(paths)
-        return deliveries(
-            paths, offset=self.seed % 4, omit={3: ("monthly_fee_yuan",), 5: ("birth_cert_no",)}
-        )
-
-    def _enrollments(self, plan: list[Delivery], enrolled: pl.DataFrame, rng) -> None:
-        ends = [day(date(2022, 9, 30))] + [end for _ym, end in PILOT_MONTHS]
-        rows = by_events(
-            enrolled, ("enroll_date", "leave_date"), {"leave_date": "leave_date"}, ends
-        )
-        for i, delivery in enumerate(plan):
-            self.emit("enrollments", delivery, rows.filter(pl.col("_delivery") == i), rng)
-
-
-def _with_child_id(rows: pl.DataFrame, rng) -> pl.DataFrame:
-    return rows.with_columns(pl.col("_child_id").alias("id_number"))
-
-
-def _reweighed(rows: pl.DataFrame, rng) -> pl.DataFrame:
-    delta = pl.Series(rng.choice([-0.5, -0.3, -0.2, 0.2, 0.3, 0.5], size=rows.height))
-    return rows.with_columns((pl.col("weight_kg") + delta).clip(2.0, 25.0).round(1))
 
 
 def _interleave(frame: pl.DataFrame, bad: pl.DataFrame, rng) -> pl.DataFrame:
@@ -469,9 +324,3 @@ def _interleave(frame: pl.DataFrame, bad: pl.DataFrame, rng) -> pl.DataFrame:
         ]
     )
     return place.sort("_pos", maintain_order=True).drop("_pos")
-
-
-def _assert_ordered(paths: list[str]) -> None:
-    """Supersession follows lexical path order: the plan's order must be that order."""
-    if sorted(paths) != paths:
-        raise AssertionError(f"delivery paths out of lexical order: {paths}")

@@ -1,4 +1,5 @@
-"""How each delivery file looks: format, encoding, header language, value forms.
+"""Which files each source gets, and how each looks: format, encoding, header language,
+value forms.
 
 Forms rotate over a source's files (offset by the seed), so every form of the contract
 appears in every run with a handful of files, and the same seed gives the same files.
@@ -7,6 +8,9 @@ appears in every run with a handful of files, and the same seed gives the same f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
+
+from pipelines.sample.calendar import month_ends
 
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
 DATE_FORMS = ("%Y-%m-%d", "%Y/%-m/%-d", "%Y%m%d", "%Y年%-m月%-d日", "%Y.%m.%d")
@@ -80,3 +84,72 @@ def deliveries(paths: list[str], offset: int, omit: dict[int, tuple[str, ...]] |
         Delivery(path, style_for(i, offset, path.rsplit(".", 1)[1]), omit.get(i, ()))
         for i, path in enumerate(paths)
     ]
+
+
+QUARTERS = [f"{y}Q{q}" for y in range(2019, 2024) for q in range(1, 5)][3:]
+ARCHIVE_MONTHS = month_ends(date(2023, 1, 1), date(2023, 12, 31))
+PILOT_MONTHS = month_ends(date(2022, 10, 1), date(2023, 12, 31))
+HISTORY_YEARS = (2019, 2020, 2021, 2022)
+REJECTED_MONTH = "2023-03"
+
+
+def assert_ordered(paths: list[str]) -> None:
+    """Supersession follows lexical path order: the plan's order must be that order."""
+    if sorted(paths) != paths:
+        raise AssertionError(f"delivery paths out of lexical order: {paths}")
+
+
+# `xlsx` below is the extension of the files planned as XLSX ("csv" for a large run).
+
+
+def births_plan(seed: int, xlsx: str) -> list[Delivery]:
+    def ext(i):
+        return "parquet" if i == 7 else xlsx if i % 6 == 2 else "csv"
+
+    paths = [f"{q[:4]}/births_{q}.{ext(i)}" for i, q in enumerate(QUARTERS)]
+    assert_ordered(paths)
+    return deliveries(paths, offset=seed % 5, omit={5: ("community_code",)})
+
+
+def archives_plan(seed: int, xlsx: str) -> list[Delivery]:
+    def ext(i, ym):
+        return "parquet" if ym == "2023-07" else xlsx if i % 5 == 3 else "csv"
+
+    paths = ["2022-12-31_全量/health_archives_full.csv"] + [
+        f"{ym}/archives_{ym}.{ext(i, ym)}" for i, (ym, _end) in enumerate(ARCHIVE_MONTHS)
+    ]
+    assert_ordered(paths)
+    return deliveries(paths, offset=seed % 7, omit={2: ("family_doctor_signed_on",)})
+
+
+def checks_plan(seed: int, xlsx: str) -> list[Delivery]:
+    def ext(i):
+        return xlsx if i % 4 == 1 else "csv"
+
+    history = [f"2022-09_history/checks_{y}.parquet" for y in HISTORY_YEARS]
+    monthly = [f"{ym}/checks_{ym}.{ext(i)}" for i, (ym, _end) in enumerate(PILOT_MONTHS)]
+    assert_ordered(history + monthly)
+    late = [
+        f"{REJECTED_MONTH}/checks_{REJECTED_MONTH}_补报.csv",
+        f"{REJECTED_MONTH}/checks_{REJECTED_MONTH}_补报_重发.csv",
+    ]
+    plan = deliveries(
+        history + monthly + late,
+        offset=seed % 3,
+        omit={6: ("hemoglobin_g_l",), 9: ("child_name",), 13: ("birth_cert_no",)},
+    )
+    plan[-2] = Delivery(plan[-2].path, plan[-2].style, drop_required="check_date")
+    return plan
+
+
+def enrollments_plan(seed: int, xlsx: str) -> list[Delivery]:
+    def ext(i):
+        return xlsx if i % 4 == 2 else "csv"
+
+    paths = ["2022-09_在册/enrollments_2022-09-30.csv"] + [
+        f"{ym}/enrollments_{ym}.{ext(i)}" for i, (ym, _end) in enumerate(PILOT_MONTHS)
+    ]
+    assert_ordered(paths)
+    return deliveries(
+        paths, offset=seed % 4, omit={3: ("monthly_fee_yuan",), 5: ("birth_cert_no",)}
+    )
