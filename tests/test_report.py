@@ -9,7 +9,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import plotly.offline
+import polars as pl
 import pytest
 from playwright.sync_api import sync_playwright
 from typer.testing import CliRunner
@@ -75,6 +77,39 @@ def _tables(html: str) -> dict[str, list[list[str]]]:
     return parser.tables
 
 
+class _Cards(HTMLParser):
+    """The definition cards beside the charts: {dt text: dd text} each, in page order."""
+
+    def __init__(self):
+        super().__init__()
+        self.cards: list[dict[str, str]] = []
+        self._tag = self._term = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "dl" and ("class", "definition") in attrs:
+            self.cards.append({})
+        self._tag = tag if self.cards and tag in ("dt", "dd") else None
+
+    def handle_endtag(self, tag):
+        self._tag = None
+
+    def handle_data(self, data):
+        if self._tag == "dt":
+            self._term = data.strip()
+        elif self._tag == "dd":
+            self.cards[-1][self._term] = data.strip()
+
+
+def _cards(html: str) -> dict[str, dict[str, str]]:
+    """The first card of each indicator (its trend chart's), by the card's indicator text."""
+    parser = _Cards()
+    parser.feed(html)
+    cards: dict[str, dict[str, str]] = {}
+    for card in parser.cards:
+        cards.setdefault(card["指标"], card)
+    return cards
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
@@ -125,6 +160,61 @@ def test_scorecard_and_sections(report):
     }
     assert "尚无冻结的季度报送" in html
     assert "任何 1 至 4 之间的人数都不公布" in html
+
+
+def test_definition_cards_come_from_the_published_file(report):
+    cards = _cards(report.read_text(encoding="utf-8"))
+    assert len(cards) == 12
+    assert cards["婴幼儿健康管理率（health_management_rate）"] == {
+        "指标": "婴幼儿健康管理率（health_management_rate）",
+        "分子": "近一年内至少接受1次健康检查的3岁以下儿童数",
+        "分母": "3岁以下儿童数",
+        "数据来源": "出生登记、儿童健康档案、儿童健康检查",
+        "试点目标": "婴幼儿健康管理率目标",  # the plan target's text in the fixture's scorecard
+    }
+    # No plan target: the indicator's own target text.
+    assert cards["入托健康检查率（enrollment_check_rate）"]["试点目标"] == "无（仅报告）"
+    assert cards["入托健康检查率（enrollment_check_rate）"]["数据来源"] == (
+        "入托入园、儿童健康检查、托育机构名录"
+    )
+
+
+def test_names_and_units_are_read_from_the_published_file(tmp_path):
+    from pipelines.report.render import write_report
+    from tests.test_report_fixtures import indicators
+
+    published = write_published(tmp_path / "yiyu.duckdb")
+    renamed = indicators().with_columns(
+        name_zh=pl.when(pl.col("indicator_code") == "parenting_knowledge_rate")
+        .then(pl.lit("<育儿知识>"))
+        .otherwise(pl.col("name_zh")),
+        # Shown as a plain number once the published unit says it is no ratio.
+        unit=pl.when(pl.col("indicator_code") == "parenting_knowledge_rate")
+        .then(pl.lit("slots_per_community"))
+        .otherwise(pl.col("unit")),
+    )
+    con = duckdb.connect(str(published))
+    con.register("frame", renamed)
+    con.execute("create or replace table marts.indicators as select * from frame")
+    con.close()
+    html = write_report(tmp_path / "r.html", published).read_text(encoding="utf-8")
+    card = {row[0]: row for row in _tables(html)["scorecard-table"][1:]}["科学育儿知识普及率目标"]
+    assert card[1:4] == ["<育儿知识>", "≥0.9", "0.9"]  # 133/144 with one decimal
+    assert "&lt;育儿知识&gt;" in html and "<育儿知识>" not in html
+
+
+def test_published_file_without_indicator_definitions_says_to_refresh(tmp_path, monkeypatch):
+    from pipelines.report.published import PublishedFileError, read_published
+
+    published = write_published(tmp_path / "yiyu.duckdb", with_indicators=False)
+    with pytest.raises(PublishedFileError) as refused:
+        read_published(published)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "marts.indicators" in message and "run `yiyu refresh`" in message
+    monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(published))
+    result = CliRunner().invoke(app, ["submit", "--period", "2023Q2"])
+    assert result.exit_code == 1 and "marts.indicators" in result.output
 
 
 def test_self_contained_plotly_inlined_once(report):
@@ -231,7 +321,7 @@ def test_evaluation_report_asset(tmp_path, monkeypatch):
         dg.AssetKey("published_warehouse")
     }
     assert defs.resolve_assets_def("evaluation_report").key == evaluation_report.key
-    result = dg.materialize([evaluation_report])
+    result = dg.materialize([evaluation_report], resources=defs.resources)
     assert result.success
     html = (tmp_path / "warehouse" / "report.html").read_text(encoding="utf-8")
     assert '<b id="as-of-period">2023Q2</b>' in html

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 
 import openpyxl
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from tests.test_report_fixtures import PERIODS, write_published
+from pipelines.report.exports import write_exports
+from tests.test_report_fixtures import PERIODS, indicator_values, write_published
 
 VALUE_HEADERS = [
     "季度", "参考日", "指标代码", "指标名称", "范围级别", "范围代码", "范围名称",
@@ -89,3 +91,24 @@ def test_csv_has_bom_and_the_same_cells_as_text(exported):
     card = (exported / "目标达成.csv").read_bytes()
     assert card.startswith(b"\xef\xbb\xbf")
     assert card.decode("utf-8-sig").splitlines()[0].split(",") == CARD_HEADERS
+
+
+def test_text_cells_are_inert(tmp_path):
+    """A text cell a spreadsheet would evaluate stays text: a string cell in XLSX, an
+    apostrophe in front in CSV."""
+    values = indicator_values().with_columns(
+        scope_name=pl.when(pl.col("scope_code") == "330206003")
+        .then(pl.lit("=HYPERLINK(1)"))
+        .otherwise(pl.col("scope_name"))
+    )
+    published = write_published(tmp_path / "yiyu.duckdb", values=values)
+    write_exports(tmp_path / "out", published)
+    sheet = openpyxl.load_workbook(tmp_path / "out" / "评估数据.xlsx")["指标值"]
+    names = [(r[6].value, r[6].data_type) for r in sheet.iter_rows(min_row=2)]
+    assert ("=HYPERLINK(1)", "s") in names and all(t == "s" for _, t in names)
+    text = (tmp_path / "out" / "指标值.csv").read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(text.splitlines()))
+    assert {r[6] for r in rows if r[5] == "330206003"} == {"'=HYPERLINK(1)"}
+    card = list(csv.reader((tmp_path / "out" / "目标达成.csv").read_text("utf-8-sig").splitlines()))
+    # The fixture's three-in-one target compares with "=".
+    assert {r[5] for r in card if r[1] == "T01"} == {"'="}

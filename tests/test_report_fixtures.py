@@ -13,6 +13,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.ingest.sources import SOURCES
+
 DISTRICT = ("330206", "北仑区")
 STREETS = [
     ("330206001", "新碶街道"),
@@ -50,6 +52,61 @@ TARGETS = {
     "staff_certification_rate": 0.8,
     "parenting_knowledge_rate": 0.9,
 }
+# marts.indicators as the refresh publishes it, in the plan's order: unit, whether it counts
+# people, sources, numerator and denominator texts, target text.
+DEFINITIONS = {
+    "record_filing_rate": (
+        "ratio", True, "births,health_archives",
+        "满1月龄的3岁以下儿童中在参考日前已建档的人数", "满1月龄的3岁以下儿童数",
+        "100%（三位一体中心服务辖区）",
+    ),
+    "health_management_rate": (
+        "ratio", True, "births,health_archives,health_checks",
+        "近一年内至少接受1次健康检查的3岁以下儿童数", "3岁以下儿童数", "≥95%",
+    ),
+    "systematic_management_rate": (
+        "ratio", True, "births,health_archives,health_checks",
+        "按4:2:2频次按时完成检查的3岁以下儿童数", "3岁以下儿童数", "无（仅报告）",
+    ),
+    "enrollment_check_rate": (
+        "ratio", True, "enrollments,health_checks,institutions",
+        "本期入托且入托前90天内有体检的入托人次", "本期入托人次", "无（仅报告）",
+    ),
+    "affordable_slot_share": (
+        "ratio", False, "institutions",
+        "运营中普惠托育机构的托位数", "运营中托育机构的托位数", "≥80%",
+    ),
+    "slots_per_community": (
+        "slots_per_community", False, "institutions,divisions",
+        "运营中托育机构的托位数", "行政区划中的社区数", "≥16",
+    ),
+    "street_coverage": (
+        "ratio", False, "institutions,divisions",
+        "有运营中普惠托育机构（托位>0）的街道数", "街道数", "100%",
+    ),
+    "station_street_coverage": (
+        "ratio", False, "institutions,divisions",
+        "有运营中婴幼儿照护驿站的街道数", "街道数", "100%",
+    ),
+    "provincial_standard_stations": (
+        "count", False, "institutions",
+        "通过省级标准验收的运营中照护驿站数", "—（计数）", "≥30",
+    ),
+    "three_in_one_centers": (
+        "count", False, "health_facilities",
+        "已认定的三位一体儿童健康管理中心数", "—（计数）", "≥1",
+    ),
+    "staff_certification_rate": (
+        "ratio", True, "staff,institutions",
+        "运营中机构在职且持有合格证书的从业人员数", "运营中机构在职从业人员数", "≥80%",
+    ),
+    "parenting_knowledge_rate": (
+        "ratio", True, "parenting_surveys",
+        "近一年内调查结果为知晓的问卷数", "近一年内调查问卷数", "≥90%",
+    ),
+}  # fmt: skip
+# Indicators that count children, staff or survey answers (contract section 6).
+PEOPLE = frozenset(code for code, (_, people, *_) in DEFINITIONS.items() if people)
 # 2023Q2 figures: per street (numerator, denominator), then the district's; the district holds
 # people without a known street too (record_filing_rate: 2 archived and 3 children in all).
 Q2 = {
@@ -165,6 +222,35 @@ def scorecard(values: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(met=pl.col("value") >= pl.col("target") - 1e-12)
 
 
+def _indicator(position, code, unit, people, sources, numerator, denominator, target_zh) -> dict:
+    return {
+        "indicator_code": code,
+        "plan_order": position,
+        "name_zh": NAMES[code],
+        "numerator_zh": numerator,
+        "denominator_zh": denominator,
+        "unit": unit,
+        "scope_levels": "district,street" if unit == "count" else "district,street,community",
+        "sources_zh": "、".join(SOURCES[s].label_zh for s in sources.split(",")),
+        "target": TARGETS.get(code),
+        "comparator": ">=" if code in TARGETS else None,
+        "sources": sources,
+        "counts_people": people,
+        "target_zh": target_zh,
+        "numerator_definition": f"{code} numerator",
+        "denominator_definition": None if unit == "count" else f"{code} denominator",
+    }
+
+
+def indicators() -> pl.DataFrame:
+    """In the plan's order by `plan_order`, stored in reverse (a table's rows have no order)."""
+    rows = [
+        _indicator(position, code, *definition)
+        for position, (code, definition) in enumerate(DEFINITIONS.items(), start=1)
+    ]
+    return pl.DataFrame(rows[::-1], infer_schema_length=None)
+
+
 def file_audit(extra_files: int = 0, when: datetime = datetime(2023, 7, 1, 2, 0)) -> pl.DataFrame:
     rows = [
         ("births", "2023/births_q2.csv", "a" * 64, "loaded", None, 600, 590, 6, 4),
@@ -277,8 +363,11 @@ def write_published(
     values: pl.DataFrame | None = None,
     audit: pl.DataFrame | None = None,
     with_quality: bool = True,
+    with_indicators: bool = True,
 ) -> Path:
-    """Write a published file like the refresh does: a finished copy renamed into place."""
+    """Write a published file like the refresh does: a finished copy renamed into place.
+
+    `with_indicators=False` writes a file as versions before `marts.indicators` did."""
     values = indicator_values() if values is None else values
     tables = {
         "marts.indicator_values": values,
@@ -289,6 +378,8 @@ def write_published(
     }
     if with_quality:
         tables["quality.check_results"] = check_results()
+    if with_indicators:
+        tables["marts.indicators"] = indicators()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)

@@ -54,7 +54,7 @@ def test_vintage_survives_a_late_delivery_and_the_revision_is_listed(warehouse):
         .sort(KEY)
         .equals(frozen_before.sort(KEY))
     )
-    revised = revisions(read_published(), vintages, k=5)
+    revised = revisions(read_published(warehouse), vintages, k=5)
     assert revised.select("indicator_code", "scope_code").rows() == [
         ("health_management_rate", "330206"),
         ("health_management_rate", "330206001"),
@@ -78,7 +78,7 @@ def test_no_revision_without_change_and_files_of_other_sources_are_not_blamed(wa
     figures = dict(Q2)
     figures["affordable_slot_share"] = ([(300, 360), (200, 240), (2, 3), (120, 150)], (622, 753))
     write_published(warehouse, values=indicator_values(figures), audit=audit)
-    revised = revisions(read_published(), read_vintages(submissions_path()), k=5)
+    revised = revisions(read_published(warehouse), read_vintages(submissions_path()), k=5)
     assert sorted(revised["scope_code"]) == ["330206", "330206004"]
     assert set(revised["reason"]) == {"报送后无相关新文件：登记信息或计算口径更正"}
 
@@ -98,7 +98,7 @@ def test_resubmitting_adds_a_version_and_keeps_the_first(warehouse):
     )
     assert first["numerator"].to_list() == [190]
     # The latest version matches the current marts: nothing to list.
-    assert revisions(read_published(), vintages, k=5).is_empty()
+    assert revisions(read_published(warehouse), vintages, k=5).is_empty()
 
 
 def test_unknown_period_is_refused(warehouse):
@@ -120,7 +120,7 @@ def test_a_revision_by_fewer_than_k_people_hides_the_submitted_value(warehouse):
         (num + 2, den),
     )
     write_published(warehouse, values=indicator_values(figures))
-    revised = revisions(read_published(), read_vintages(submissions_path()), k=5)
+    revised = revisions(read_published(warehouse), read_vintages(submissions_path()), k=5)
     # 140 -> 142 of 150: the submitted 93.3% beside the published 150 would show the 2 children.
     assert revised.select("scope_code", "submitted_value", "submitted_suppressed").rows() == [
         ("330206", None, True),
@@ -131,7 +131,7 @@ def test_a_revision_by_fewer_than_k_people_hides_the_submitted_value(warehouse):
         pytest.approx(142 / 150),
     ]
     # With k = 2 a change of 2 people is no small count: both values are shown.
-    shown = revisions(read_published(), read_vintages(submissions_path()), k=2)
+    shown = revisions(read_published(warehouse), read_vintages(submissions_path()), k=2)
     assert shown["submitted_value"].to_list() == [
         pytest.approx(504 / 530),
         pytest.approx(140 / 150),

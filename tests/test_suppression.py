@@ -14,11 +14,8 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.report.definitions import people_indicators
 from pipelines.report.suppression import suppress, suppress_scorecard
-from tests.test_report_fixtures import DISTRICT, STREETS, indicator_values, scorecard
-
-PEOPLE = people_indicators()
+from tests.test_report_fixtures import DISTRICT, PEOPLE, STREETS, indicator_values, scorecard
 
 
 def _known_counts(row: dict) -> dict[str, int | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
-from pipelines.report.formatting import SUPPRESSED, figure, is_ratio
+from pipelines.report.formatting import SUPPRESSED, figure
 
 _FONT = "Noto Sans CJK SC, Microsoft YaHei, PingFang SC, SimHei, sans-serif"
 _CONFIG = {"displaylogo": False, "responsive": True}
@@ -24,10 +24,9 @@ def _layout(fig: go.Figure, title: str) -> go.Figure:
     return fig
 
 
-def trend(code: str, name: str, district: pl.DataFrame, target: float | None) -> go.Figure:
+def trend(name: str, district: pl.DataFrame, target: float | None, ratio: bool) -> go.Figure:
     """District value per quarter; hidden values leave a gap and are named in the hover text."""
     rows = district.sort("period")
-    ratio = is_ratio(code)
     fig = go.Figure(
         go.Scatter(
             x=rows["period"].to_list(),
@@ -35,7 +34,7 @@ def trend(code: str, name: str, district: pl.DataFrame, target: float | None) ->
             mode="lines+markers",
             name="全区",
             text=[
-                figure(code, v, s)
+                figure(v, ratio, s)
                 for v, s in zip(rows["value"], rows["value_suppressed"], strict=True)
             ],
             hovertemplate="%{x}: %{text}<extra></extra>",
@@ -46,7 +45,7 @@ def trend(code: str, name: str, district: pl.DataFrame, target: float | None) ->
             y=target,
             line_dash="dash",
             line_color="#c0392b",
-            annotation_text=f"目标 {figure(code, target)}",
+            annotation_text=f"目标 {figure(target, ratio)}",
         )
     fig.update_yaxes(tickformat=".0%" if ratio else None, rangemode="tozero", gridcolor="#eee")
     fig.update_xaxes(type="category", title="季度")
@@ -54,11 +53,11 @@ def trend(code: str, name: str, district: pl.DataFrame, target: float | None) ->
 
 
 def street_comparison(
-    code: str, name: str, streets: pl.DataFrame, district: dict | None, target: float | None
+    name: str, streets: pl.DataFrame, district: dict | None, target: float | None, ratio: bool
 ) -> go.Figure:
     rows = streets.sort("scope_code")
     labels = [
-        figure(code, v, s) for v, s in zip(rows["value"], rows["value_suppressed"], strict=True)
+        figure(v, ratio, s) for v, s in zip(rows["value"], rows["value_suppressed"], strict=True)
     ]
     fig = go.Figure(
         go.Bar(
@@ -75,7 +74,7 @@ def street_comparison(
         fig.add_hline(
             y=district["value"],
             line_color="#117a65",
-            annotation_text=f"全区 {figure(code, district['value'])}",
+            annotation_text=f"全区 {figure(district['value'], ratio)}",
             annotation_position="bottom left",
         )
     if target is not None:
@@ -83,11 +82,9 @@ def street_comparison(
             y=target,
             line_dash="dash",
             line_color="#c0392b",
-            annotation_text=f"目标 {figure(code, target)}",
+            annotation_text=f"目标 {figure(target, ratio)}",
         )
-    fig.update_yaxes(
-        tickformat=".0%" if is_ratio(code) else None, rangemode="tozero", gridcolor="#eee"
-    )
+    fig.update_yaxes(tickformat=".0%" if ratio else None, rangemode="tozero", gridcolor="#eee")
     return _layout(fig, f"{name} 街道对比（{SUPPRESSED}的街道以灰色空柱表示）")
 
 

@@ -8,9 +8,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.config import settings
-from pipelines.report.definitions import people_indicators
+from pipelines.report.definitions import Indicators
 from pipelines.report.suppression import suppress, suppress_scorecard
+
+
+class PublishedFileError(ValueError):
+    """The published file lacks what the report needs; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,7 @@ class Published:
     """The tables of the published file the report needs; optional ones may be None."""
 
     path: Path
+    indicators: Indicators
     indicator_values: pl.DataFrame
     scorecard: pl.DataFrame
     linkage_quality: pl.DataFrame | None
@@ -29,6 +33,16 @@ class Published:
     def as_of_period(self) -> str:
         return self.indicator_values.sort("period_end")["period"][-1]
 
+    def protected_values(self, k: int, values: pl.DataFrame | None = None) -> pl.DataFrame:
+        """District and street indicator values (by default the file's) with small cells of
+        people suppressed."""
+        return suppress(
+            self.indicator_values if values is None else values, k, self.indicators.people
+        )
+
+    def protected_scorecard(self, k: int) -> pl.DataFrame:
+        return suppress_scorecard(self.scorecard, self.indicator_values, k, self.indicators.people)
+
 
 def _table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pl.DataFrame | None:
     exists = con.execute(
@@ -38,8 +52,7 @@ def _table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pl.DataFra
     return con.sql(f'select * from "{schema}"."{name}"').pl() if exists else None
 
 
-def read_published(path: Path | None = None) -> Published:
-    path = path or settings().warehouse_path
+def read_published(path: Path) -> Published:
     if not path.exists():
         raise FileNotFoundError(f"published warehouse not found: {path} (run `yiyu refresh`)")
     con = duckdb.connect(str(path), read_only=True)
@@ -47,9 +60,18 @@ def read_published(path: Path | None = None) -> Published:
         values = _table(con, "marts", "indicator_values")
         scorecard = _table(con, "marts", "evaluation_scorecard")
         if values is None or scorecard is None or values.is_empty():
-            raise ValueError(f"{path} holds no marts.indicator_values / marts.evaluation_scorecard")
+            raise PublishedFileError(
+                f"{path} holds no marts.indicator_values / marts.evaluation_scorecard"
+                " (run `yiyu refresh`)"
+            )
+        indicators = _table(con, "marts", "indicators")
+        if indicators is None:
+            raise PublishedFileError(
+                f"{path} has no marts.indicators (written by an older version): run `yiyu refresh`"
+            )
         return Published(
             path=path,
+            indicators=Indicators.from_frame(indicators),
             indicator_values=values,
             scorecard=scorecard,
             linkage_quality=_table(con, "marts", "linkage_quality"),
@@ -59,14 +81,3 @@ def read_published(path: Path | None = None) -> Published:
         )
     finally:
         con.close()
-
-
-def protected_values(values: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
-    """District and street indicator values with small cells of people suppressed."""
-    return suppress(values, k or settings().small_cell_k, people_indicators())
-
-
-def protected_scorecard(
-    scorecard: pl.DataFrame, values: pl.DataFrame, k: int | None = None
-) -> pl.DataFrame:
-    return suppress_scorecard(scorecard, values, k or settings().small_cell_k, people_indicators())

@@ -15,10 +15,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.config import settings
+from pipelines.config import Settings
 from pipelines.ingest.sources import SOURCES
-from pipelines.report.definitions import indicator_sources, people_indicators
-from pipelines.report.published import Published, protected_values, read_published
+from pipelines.report.published import Published, read_published
 
 _SCHEMA = """
 create table if not exists vintages (
@@ -30,12 +29,13 @@ _KEY = ["indicator_code", "scope_level", "scope_code", "period"]
 
 
 def submissions_path(published: Path | None = None) -> Path:
-    """Beside the published file (by default `settings().warehouse_dir`)."""
-    return (published or settings().warehouse_path).parent / "submissions.duckdb"
+    """Beside the published file (by default the one `YIYU_WAREHOUSE_PATH` names)."""
+    return (published or Settings.from_env().warehouse_path).parent / "submissions.duckdb"
 
 
 def submit(period: str, published: Path | None = None, store: Path | None = None) -> int:
     """Freeze `period` of the published marts as a new vintage; returns its version number."""
+    published = published or Settings.from_env().warehouse_path
     data = read_published(published)
     values = data.indicator_values.filter(pl.col("period") == period)
     if values.is_empty():
@@ -100,9 +100,7 @@ def latest_vintages(vintages: dict[str, pl.DataFrame]) -> pl.DataFrame:
     return vintages["vintages"].sort("version").group_by("period").last().sort("period")
 
 
-def revisions(
-    data: Published, vintages: dict[str, pl.DataFrame], k: int | None = None
-) -> pl.DataFrame:
+def revisions(data: Published, vintages: dict[str, pl.DataFrame], k: int) -> pl.DataFrame:
     """Submitted figures that later data changed: submitted and current value, and why.
 
     Both sides are suppressed on their own tables, so the revision table shows nothing the
@@ -110,7 +108,7 @@ def revisions(
     people by 1 to k-1, the submitted value is hidden too, as with the current denominator it
     would give that small count back.
     """
-    k = k or settings().small_cell_k
+    people = data.indicators.people
     rows = []
     for vintage in latest_vintages(vintages).iter_rows(named=True):
         vid = vintage["vintage_id"]
@@ -120,11 +118,11 @@ def revisions(
             .drop("vintage_id")
         )
         current = data.indicator_values.filter(pl.col("period") == vintage["period"])
-        changed = _changed_cells(frozen, current, k)
+        changed = _changed_cells(frozen, current, k, people)
         if changed.is_empty():
             continue
-        frozen_shown = _shown_values(frozen, k, "submitted")
-        current_shown = _shown_values(current, k, "current")
+        frozen_shown = _shown_values(data, frozen, k, "submitted")
+        current_shown = _shown_values(data, current, k, "current")
         files = vintages["vintage_files"].filter(pl.col("vintage_id") == vid)
         table = changed.join(frozen_shown, on=_KEY, how="left").join(
             current_shown, on=_KEY, how="left"
@@ -142,14 +140,20 @@ def revisions(
                     "version": vintage["version"],
                     "submitted_at": vintage["submitted_at"],
                     "reason": _reason(
-                        row["indicator_code"], vintage, current, files, data.file_audit
+                        data.indicators.sources(row["indicator_code"]),
+                        vintage,
+                        current,
+                        files,
+                        data.file_audit,
                     ),
                 }
             )
     return pl.DataFrame(rows) if rows else pl.DataFrame()
 
 
-def _changed_cells(frozen: pl.DataFrame, current: pl.DataFrame, k: int) -> pl.DataFrame:
+def _changed_cells(
+    frozen: pl.DataFrame, current: pl.DataFrame, k: int, people: frozenset[str]
+) -> pl.DataFrame:
     """Keys of the district and street cells that differ, and whether a count of people
     moved by 1 to k-1."""
     cols = ["numerator", "denominator", "value"]
@@ -165,7 +169,7 @@ def _changed_cells(frozen: pl.DataFrame, current: pl.DataFrame, k: int) -> pl.Da
     )
     small = pl.any_horizontal(
         *[(pl.col(c) - pl.col(f"{c}_now")).abs().is_between(1, k - 1) for c in cols[:2]]
-    ).fill_null(False) & pl.col("indicator_code").is_in(list(people_indicators()))
+    ).fill_null(False) & pl.col("indicator_code").is_in(list(people))
     return (
         joined.filter(pl.col("scope_level").is_in(["district", "street"]) & differs)
         .select(
@@ -177,8 +181,8 @@ def _changed_cells(frozen: pl.DataFrame, current: pl.DataFrame, k: int) -> pl.Da
     )
 
 
-def _shown_values(values: pl.DataFrame, k: int | None, side: str) -> pl.DataFrame:
-    return protected_values(values, k).select(
+def _shown_values(data: Published, values: pl.DataFrame, k: int, side: str) -> pl.DataFrame:
+    return data.protected_values(k, values).select(
         *_KEY,
         pl.col("value").alias(f"{side}_value"),
         pl.col("value_suppressed").alias(f"{side}_suppressed"),
@@ -186,7 +190,7 @@ def _shown_values(values: pl.DataFrame, k: int | None, side: str) -> pl.DataFram
 
 
 def _reason(
-    indicator_code: str,
+    feeds: tuple[str, ...],
     vintage: dict,
     current: pl.DataFrame,
     frozen_files: pl.DataFrame,
@@ -199,7 +203,6 @@ def _reason(
             f"参考日由 {vintage['period_end']} 变为 {period_end_now}（报送时本季度尚未结束）"
         )
     if file_audit is not None:
-        feeds = indicator_sources().get(indicator_code, tuple(SOURCES))
         now = file_audit.filter(pl.col("source").is_in(feeds)).select(
             "source", "file", "content_sha256"
         )
