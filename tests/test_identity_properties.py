@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.identity.resolve import ATTRIBUTE_PRIORITY, resolve_identity
-from tests.test_identity import methods, metrics, partition, write_ingested
+from pipelines.identity.records import ATTRIBUTE_PRIORITY
+from pipelines.identity.resolve import resolve_identity
+from tests.fixtures.identity import LINK_METHODS, methods, metrics, partition, write_ingested
 
 IDENTIFIERS = ("id_key", "birth_cert_key", "archive_key")
 
@@ -174,10 +175,9 @@ def test_matches_the_union_find_reference(delivery, by_keys):
     assert None not in {n for _, n in numbered}
     carried = con.execute("SELECT DISTINCT child_key, child_id FROM identity.child_records")
     assert set(carried.fetchall()) == set(numbered)
-    order = ("id_number", "birth_cert", "archive_no", "demographics", "ambiguous", "none")
     for source, row in metrics(con).items():
         counted = [m for ref, m in expected_methods.items() if ref.startswith(f"{source}:")]
-        assert row[:7] == (len(counted), *(counted.count(m) for m in order))
+        assert row[:7] == (len(counted), *(counted.count(m) for m in LINK_METHODS))
 
 
 @settings(max_examples=20, deadline=None)

@@ -3,11 +3,12 @@
 The fixture is written as rows of the `ingested.*` and `identity.*` tables, then the real
 dbt project is built through the real Dagster assets (`dbt build`: seeds, models, data tests),
 dbt's unit tests run on the built project, and the marts are compared with the figures worked
-out by hand below.
+out by hand (tests/fixtures/marts/expected.py).
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -17,7 +18,21 @@ import dagster as dg
 import duckdb
 import pytest
 
+from pipelines.config import Settings
 from pipelines.marts.dbt import BUILDS_DIR, dbt_command, dbt_project, profile_env
+from tests.fixtures.marts.expected import (
+    COMMUNITY_EXPECTED,
+    COUNT_INDICATORS,
+    DISTRICT,
+    EXPECTED,
+    INDICATORS,
+    MART_COLUMNS,
+    PERIOD_ENDS,
+    Q1,
+    Q2,
+    Q4,
+    SCORECARD,
+)
 from tests.fixtures.marts.warehouse import (
     AS_OF,
     C11,
@@ -30,156 +45,14 @@ from tests.fixtures.marts.warehouse import (
     write_fixture,
 )
 
-DISTRICT = "330206"
-Q4, Q1, Q2 = "2022Q4", "2023Q1", "2023Q2"
-PERIOD_ENDS = {Q4: "2022-12-31", Q1: "2023-03-31", Q2: "2023-06-30"}
-
-# (indicator, period) -> {scope: (numerator, denominator)}; counts have no denominator.
-# Child indicators. Children in scope per D (age in months; S1 = C11 + C12, S2 = C21; K09 has
-# no residence and counts at district only; K05 lives outside the district; K06 is out from
-# 2023Q1 (died), K07 from 2023Q2 (moved out), K08 is 37 months at 2023Q1):
-#   2022Q4: S1 K01(7) K04(1) K07(16) K10(4) K12(5); S2 K06(9) K08(34) K11(2); district +K09(15)
-#   2023Q1: S1 K01(10) K04(4) K07(19) K10(7) K12(8) K13(2); S2 K11(5); district +K09(18)
-#   2023Q2: S1 K01(12, born on the 31st: not 13) K02(0, born 31 May: not 1) K04(7) K12(11)
-#           K13(5); S2 K03(0) K10(10, re-archived in C21) K11(8); district +K09(21)
-# Record filing (age >= 1 month, archive dated <= D): not archived yet: K09 always, K11 until
-#   2023-05-05, K13 until 2023-04-15; K02 and K03 are under one month at 2023Q2.
-# Health management (check in the year to D): unchecked: K11 always, K13 at 2023Q1, K02.
-# 4:2:2 (due = milestones m with age >= m + 1; done = check dates at ages >= 2 months):
-#   2022Q4 off: K06 (due 3, done 2), K09 (due 4, done 1); K04 due 0 (too young) is on.
-#   2023Q1 off: K04 (due 1, done 0), K09 (4, 1), K11 (1, 0); K13 due 0.
-#   2023Q2 off: K04 (2, 1), K09 (5, 1), K10 (3, 2), K11 (2, 0); K01 due 3 done 3 (13 months
-#   would make it due 4); K02, K03 due 0.
-EXPECTED: dict[tuple[str, str], dict[str, tuple[int, int | None]]] = {
-    ("record_filing_rate", Q4): {DISTRICT: (7, 9), S1: (5, 5), S2: (2, 3)},
-    ("record_filing_rate", Q1): {DISTRICT: (5, 8), S1: (5, 6), S2: (0, 1)},
-    ("record_filing_rate", Q2): {DISTRICT: (6, 7), S1: (4, 4), S2: (2, 2)},
-    ("health_management_rate", Q4): {DISTRICT: (8, 9), S1: (5, 5), S2: (2, 3)},
-    ("health_management_rate", Q1): {DISTRICT: (6, 8), S1: (5, 6), S2: (0, 1)},
-    ("health_management_rate", Q2): {DISTRICT: (7, 9), S1: (4, 5), S2: (2, 3)},
-    ("systematic_management_rate", Q4): {DISTRICT: (7, 9), S1: (5, 5), S2: (2, 3)},
-    ("systematic_management_rate", Q1): {DISTRICT: (5, 8), S1: (5, 6), S2: (0, 1)},
-    ("systematic_management_rate", Q2): {DISTRICT: (5, 9), S1: (4, 5), S2: (1, 3)},
-    # Enrollments in the period, placed at the institution (I6 is district only):
-    #   2022Q4: E01 I2/S1 yes, E06 I1/S1 yes (check 11 days before), E02 I4/S2 yes (check
-    #           exactly 90 days before), E08 I4/S2 no (93 days)
-    #   2023Q1: E09 I1/S1 yes; none in S2 (0/0: null)
-    #   2023Q2: E03 I1/S1 yes, E07 I2/S1 no, E04 I3/S2 no (check 101 days before), E05 I6 yes
-    ("enrollment_check_rate", Q4): {DISTRICT: (3, 4), S1: (2, 2), S2: (1, 2)},
-    ("enrollment_check_rate", Q1): {DISTRICT: (1, 1), S1: (1, 1), S2: (0, 0)},
-    ("enrollment_check_rate", Q2): {DISTRICT: (2, 4), S1: (1, 2), S2: (0, 1)},
-    # Operating institutions (slots, affordable at D):
-    #   2022Q4: I1 50 aff, I2 30 (普惠 only from 2023-02-01), I3 0 aff station, I4 40, I6 6
-    #           (district only); I5 not filed yet
-    #   2023Q1/Q2: I1 50 aff, I2 30 aff, I3 0 aff station, I5 10 aff station, I6 6; I4 closed
-    #           on 2023-03-31 (= D: not operating)
-    ("affordable_slot_share", Q4): {DISTRICT: (50, 126), S1: (50, 80), S2: (0, 40)},
-    ("affordable_slot_share", Q1): {DISTRICT: (90, 96), S1: (90, 90), S2: (0, 0)},
-    ("affordable_slot_share", Q2): {DISTRICT: (90, 96), S1: (90, 90), S2: (0, 0)},
-    # slots / communities (3 in the district, 2 in S1, 1 in S2)
-    ("slots_per_community", Q4): {DISTRICT: (126, 3), S1: (80, 2), S2: (40, 1)},
-    ("slots_per_community", Q1): {DISTRICT: (96, 3), S1: (90, 2), S2: (0, 1)},
-    ("slots_per_community", Q2): {DISTRICT: (96, 3), S1: (90, 2), S2: (0, 1)},
-    # S1 has I1 (affordable, 50 slots); S2 only the affordable care station I3 with 0 slots.
-    ("street_coverage", Q4): {DISTRICT: (1, 2), S1: (1, 1), S2: (0, 1)},
-    ("street_coverage", Q1): {DISTRICT: (1, 2), S1: (1, 1), S2: (0, 1)},
-    ("street_coverage", Q2): {DISTRICT: (1, 2), S1: (1, 1), S2: (0, 1)},
-    # Care stations: I3 (S2, from 2022-11-15, 0 slots still counts), I5 (S1, from 2023-01-10)
-    ("station_street_coverage", Q4): {DISTRICT: (1, 2), S1: (0, 1), S2: (1, 1)},
-    ("station_street_coverage", Q1): {DISTRICT: (2, 2), S1: (1, 1), S2: (1, 1)},
-    ("station_street_coverage", Q2): {DISTRICT: (2, 2), S1: (1, 1), S2: (1, 1)},
-    # Provincial standard: I5 from 2023-03-01, I3 from 2023-05-01
-    ("provincial_standard_stations", Q4): {DISTRICT: (0, None), S1: (0, None), S2: (0, None)},
-    ("provincial_standard_stations", Q1): {DISTRICT: (1, None), S1: (1, None), S2: (0, None)},
-    ("provincial_standard_stations", Q2): {DISTRICT: (2, None), S1: (1, None), S2: (1, None)},
-    # F1 (S1) designated on 2023-02-15
-    ("three_in_one_centers", Q4): {DISTRICT: (0, None), S1: (0, None), S2: (0, None)},
-    ("three_in_one_centers", Q1): {DISTRICT: (1, None), S1: (1, None), S2: (0, None)},
-    ("three_in_one_centers", Q2): {DISTRICT: (1, None), S1: (1, None), S2: (0, None)},
-    # Staff employed at D at operating (or unregistered: district only) institutions:
-    #   2022Q4: S1 P1 yes, P2 no (健康证), P3 no (育婴员 only from 2023-02-20), P5 no;
-    #           S2 P4 yes (保育员, undated: from hiring), P7 yes (健康证、保健员);
-    #           district also P8 yes (I9 unregistered), P9 no (I6)
-    #   2023Q1/Q2: S1 P1 (at I1 and I5, one person) yes, P2 no, P3 yes; P5 left on D;
-    #           S2 P7 yes (I4 closed, so P4 drops out); district also P8 yes, P9 no
-    ("staff_certification_rate", Q4): {DISTRICT: (4, 8), S1: (1, 4), S2: (2, 2)},
-    ("staff_certification_rate", Q1): {DISTRICT: (4, 6), S1: (2, 3), S2: (1, 1)},
-    ("staff_certification_rate", Q2): {DISTRICT: (4, 6), S1: (2, 3), S2: (1, 1)},
-    # Surveys in the year to D: none for 2022Q4 (V6 is exactly 365 days before: excluded);
-    #   2023Q1: V1 yes, V2 no (S1), V3 yes (S2, on D); 2023Q2: + V4 yes (S1), V5 yes (district)
-    ("parenting_knowledge_rate", Q4): {DISTRICT: (0, 0), S1: (0, 0), S2: (0, 0)},
-    ("parenting_knowledge_rate", Q1): {DISTRICT: (2, 3), S1: (1, 2), S2: (1, 1)},
-    ("parenting_knowledge_rate", Q2): {DISTRICT: (4, 5), S1: (2, 3), S2: (1, 1)},
-}
-
-# (target_code, period) -> (value, met); the three-in-one target is S1's record filing rate
-# (the only served street) from 2023Q1, nothing to measure in 2022Q4.
-SCORECARD = {
-    ("three_in_one_record_filing", Q4): (None, None),
-    ("three_in_one_record_filing", Q1): (5 / 6, False),
-    ("three_in_one_record_filing", Q2): (1.0, True),
-    ("health_management_95", Q4): (8 / 9, False),
-    ("health_management_95", Q1): (6 / 8, False),
-    ("health_management_95", Q2): (7 / 9, False),
-    ("affordable_share_80", Q4): (50 / 126, False),
-    ("affordable_share_80", Q1): (90 / 96, True),
-    ("affordable_share_80", Q2): (90 / 96, True),
-    ("slots_per_community_16", Q4): (42.0, True),
-    ("slots_per_community_16", Q1): (32.0, True),
-    ("slots_per_community_16", Q2): (32.0, True),
-    ("street_coverage_100", Q4): (0.5, False),
-    ("street_coverage_100", Q1): (0.5, False),
-    ("street_coverage_100", Q2): (0.5, False),
-    ("station_coverage_100", Q4): (0.5, False),
-    ("station_coverage_100", Q1): (1.0, True),
-    ("station_coverage_100", Q2): (1.0, True),
-    ("provincial_stations_30", Q4): (0.0, False),
-    ("provincial_stations_30", Q1): (1.0, False),
-    ("provincial_stations_30", Q2): (2.0, False),
-    ("three_in_one_center_1", Q4): (0.0, False),
-    ("three_in_one_center_1", Q1): (1.0, True),
-    ("three_in_one_center_1", Q2): (1.0, True),
-    ("staff_certification_80", Q4): (0.5, False),
-    ("staff_certification_80", Q1): (4 / 6, False),
-    ("staff_certification_80", Q2): (4 / 6, False),
-    ("parenting_knowledge_90", Q4): (None, None),
-    ("parenting_knowledge_90", Q1): (2 / 3, False),
-    ("parenting_knowledge_90", Q2): (0.8, False),
-}
-
-# Some community rows: (indicator, period, community) -> (numerator, denominator).
-COMMUNITY_EXPECTED = {
-    # 2022Q4 record filing: C11 K01 K04 K10 archived; C12 K07 K12; C21 K06 K08, not K11.
-    ("record_filing_rate", Q4, C11): (3, 3),
-    ("record_filing_rate", Q4, C12): (2, 2),
-    ("record_filing_rate", Q4, C21): (2, 3),
-    # 2023Q2 slots: C11 I1 50 + I5 10; C21 only I3 with 0 slots; one community each.
-    ("slots_per_community", Q2, C11): (60, 1),
-    ("slots_per_community", Q2, C21): (0, 1),
-    # 2023Q2 surveys in the year: C11 V1 yes, V2 no; C12 V4 yes.
-    ("parenting_knowledge_rate", Q2, C11): (1, 2),
-    ("parenting_knowledge_rate", Q2, C12): (1, 1),
-    # Coverage of a community: the institution lies in it. C12's I2 is 普惠 from 2023-02-01;
-    # C21's I3 is an affordable care station with 0 slots (I4 closes on 2023-03-31).
-    ("street_coverage", Q4, C11): (1, 1),
-    ("street_coverage", Q4, C12): (0, 1),
-    ("street_coverage", Q1, C12): (1, 1),
-    ("street_coverage", Q1, C21): (0, 1),
-    ("station_street_coverage", Q4, C11): (0, 1),
-    ("station_street_coverage", Q1, C11): (1, 1),
-    ("station_street_coverage", Q4, C21): (1, 1),
-    # 2023Q1 staff in C11: P1 (at I1 and I5, once) qualified, P2 not.
-    ("staff_certification_rate", Q1, C11): (1, 2),
-}
-
-COUNT_INDICATORS = {"provincial_standard_stations", "three_in_one_centers"}
+SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
 
 
 def materialize_marts(
     work_dir: Path, monkeypatch: pytest.MonkeyPatch, selection: list[dg.AssetKey] | None = None
 ) -> dg.ExecuteInProcessResult:
-    """Point settings() at work_dir and materialise the dbt assets (all, or the selection)
-    through Dagster."""
+    """Point the environment at work_dir and materialise the dbt assets (all, or the
+    selection) through Dagster."""
     monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(work_dir / "yiyu.duckdb"))
     monkeypatch.setenv("YIYU_AS_OF", AS_OF)
     monkeypatch.setenv("YIYU_PERIOD_START", PERIOD_START)
@@ -193,14 +66,15 @@ def materialize_marts(
 
 
 def run_unit_tests(work_dir: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    """`dbt test --select test_type:unit` on the project built in work_dir (settings() must
-    point there); the process and its run_results.json."""
+    """`dbt test --select test_type:unit` on the project built in work_dir (the environment
+    must point there); the process and its run_results.json."""
     target = work_dir / "unit-target"
+    settings = Settings.from_env()
     done = subprocess.run(
-        dbt_command("test", "--select", "test_type:unit", target=target),
+        dbt_command("test", "--select", "test_type:unit", target=target, settings=settings),
         capture_output=True,
         text=True,
-        env={**os.environ, **profile_env()},
+        env={**os.environ, **profile_env(settings)},
     )
     return done, json.loads((target / "run_results.json").read_text())
 
@@ -356,14 +230,68 @@ def test_scorecard_one_row_per_target_and_period_met_as_worked_out(marts):
     assert targets["three_in_one_record_filing"] == 1.0
 
 
-def test_linkage_quality_publishes_the_identity_metrics(marts):
+def test_linkage_quality_counts_the_classes_and_conflicts_of_the_child_index(marts):
     rows = marts.execute("select * from marts.linkage_quality order by source").fetchall()
+    # (records, by ID number, certificate, archive number, demographics, ambiguous, unlinked,
+    # conflicts) from the fixture's link methods: births all by certificate but K02's birth
+    # alone; archives A01 and A04 by ID number; checks by their archive but K09's by the
+    # triple; enrollments E01, E02, E06 by ID number, E03 by certificate, E07 ambiguous.
+    # Conflicts: the records of K06 (birth, archive, 2 checks, E08) and K10 (birth, 2
+    # archives, 2 checks, E04).
     assert rows == [
-        ("births", 12, 0, 12, 0, 0, 0, 0, 0),
-        ("enrollments", 9, 4, 3, 0, 1, 1, 0, 1),
-        ("health_archives", 12, 2, 10, 0, 0, 0, 0, 0),
-        ("health_checks", 27, 5, 3, 18, 1, 0, 0, 0),
+        ("births", 12, 0, 11, 0, 0, 0, 1, 2),
+        ("enrollments", 9, 3, 1, 0, 4, 1, 0, 2),
+        ("health_archives", 12, 2, 10, 0, 0, 0, 0, 3),
+        ("health_checks", 29, 0, 0, 28, 1, 0, 0, 4),
     ]
+
+
+def test_indicators_mart_holds_one_definition_per_indicator(marts):
+    rows = {r["indicator_code"]: r for r in rows_of(marts, "select * from marts.indicators")}
+    assert set(rows) == {code for code, _ in EXPECTED}
+    assert sorted(rows, key=lambda c: rows[c]["plan_order"])[:3] == [
+        "record_filing_rate",
+        "health_management_rate",
+        "systematic_management_rate",
+    ]
+    for code, (unit, people, sources, sources_zh, target, numerator) in INDICATORS.items():
+        row = rows[code]
+        assert (row["unit"], row["counts_people"], row["sources"]) == (unit, people, sources)
+        assert (row["sources_zh"], row["target"], row["numerator_zh"]) == (
+            sources_zh,
+            target,
+            numerator,
+        )
+        assert row["comparator"] == (None if target is None else ">=")
+    assert rows["three_in_one_centers"]["denominator_zh"] == "—（计数）"
+    assert rows["three_in_one_centers"]["denominator_definition"] is None
+    assert rows["three_in_one_centers"]["scope_levels"] == "district,street"
+    assert rows["parenting_knowledge_rate"]["scope_levels"] == "district,street,community"
+    assert rows["health_management_rate"]["target_zh"] == "≥95%"
+    assert rows["health_management_rate"]["plan_target_zh"] == "婴幼儿健康管理率达95%以上"
+    assert rows["enrollment_check_rate"]["target_zh"] == "无（仅报告）"
+    assert rows["enrollment_check_rate"]["plan_target_zh"] is None
+    # The names in indicator_values are the same definitions'.
+    named = dict(
+        marts.execute(
+            "select distinct indicator_code, indicator_name_zh from marts.indicator_values"
+        ).fetchall()
+    )
+    assert named == {code: row["name_zh"] for code, row in rows.items()}
+
+
+def seed_rows(name: str) -> list[dict[str, str]]:
+    with (SEEDS / f"{name}.csv").open(encoding="utf-8", newline="") as rows:
+        return list(csv.DictReader(rows))
+
+
+def test_seeds_name_the_sources_ingestion_declares():
+    from pipelines.ingest.sources import SOURCES
+
+    labels = {row["source"]: row["label_zh"] for row in seed_rows("source_systems")}
+    assert labels == {source.name: source.label_zh for source in SOURCES.values()}
+    for row in seed_rows("indicator_definitions"):
+        assert set(row["sources"].split(",")) <= set(SOURCES), row["code"]
 
 
 def test_marts_hold_aggregates_only_with_the_contract_columns(marts):
@@ -373,48 +301,12 @@ def test_marts_hold_aggregates_only_with_the_contract_columns(marts):
         "where table_schema = 'marts' order by table_name, ordinal_position"
     ).fetchall():
         columns.setdefault(table, []).append(column)
-    assert columns == {
-        "indicator_values": [
-            "indicator_code",
-            "indicator_name_zh",
-            "scope_level",
-            "scope_code",
-            "scope_name",
-            "period",
-            "period_end",
-            "numerator",
-            "denominator",
-            "value",
-            "target",
-            "target_met",
-        ],
-        "evaluation_scorecard": [
-            "target_code",
-            "target_zh",
-            "indicator_code",
-            "period",
-            "comparator",
-            "target",
-            "value",
-            "met",
-        ],
-        "linkage_quality": [
-            "source",
-            "records",
-            "linked_by_id_number",
-            "linked_by_birth_cert",
-            "linked_by_archive_no",
-            "linked_by_demographics",
-            "ambiguous",
-            "unlinked",
-            "conflicts",
-        ],
-    }
+    assert columns == MART_COLUMNS
 
 
 # A copy of a table's first row under another first column keeps the model's key and breaks
-# its grain test: `unique` (dbt's own test, run as duplicate_keys()) on the divisions'
-# community_code, `unique_combination` (ours) on the staff's member, institution and date.
+# its grain test: `unique` (dbt's own) on the divisions' community_code, `unique_combination`
+# (ours) on the staff's member, institution and date.
 GRAIN_BREAKS = {
     "unique": ("divisions", S2, "unique_stg_ingested__divisions_community_code"),
     "unique_combination": (

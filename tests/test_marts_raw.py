@@ -38,7 +38,12 @@ def test_raw_delivery_through_the_pipeline_gives_the_hand_worked_indicators(
             *marts_defs.assets,
             *quality_defs.asset_checks,
         ],
-        resources=marts_defs.resources,
+        resources={
+            **ingestion_defs.resources,
+            **identity_defs.resources,
+            **marts_defs.resources,
+            **quality_defs.resources,
+        },
         raise_on_error=False,
     )
     assert result.success, [

@@ -3,8 +3,7 @@
 -- checked in the year to D, on the 4:2:2 schedule.
 -- Residence and checks each carry what they found at D (one row per child and D both; both
 -- views, computed here): one join of the two, no second pass over the child's archives or
--- checks (measured at 1M children: a third of the CPU of joining the children, the first
--- archive and an ASOF join with every check here).
+-- checks.
 select
     residence.child_id,
     residence.period,

@@ -1,6 +1,6 @@
 -- The child-level records the indicators use, each with the child it belongs to, date,
 -- community and closing (identity.child_records). A view: each model reads the records it
--- needs once (a table of them cost 26 s at 3M children, most of it writing 24M rows).
+-- needs once (cheaper than writing every record as a table).
 {{ config(materialized='view') }}
 
 select

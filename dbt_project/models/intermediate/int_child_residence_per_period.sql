@@ -6,8 +6,8 @@
 -- "Latest dated <= D" is an ASOF join (one archive per child and D, no fan-out over the
 -- child's archives); of two archives of one child on one date the greater record_key counts.
 -- Each archive date carries the community of the latest naming archive up to that date, so one
--- ASOF join finds both the latest archive and the latest naming one (a second ASOF join over
--- the children and periods cost more than this window over the archives). Archived by D (an
+-- ASOF join finds both the latest archive and the latest naming one (cheaper than a second
+-- ASOF join over the children and periods). Archived by D (an
 -- archive dated <= D) comes from the same ASOF join. The archives are read once (one grouping
 -- per child and date), the birth record's community comes with the child (identity).
 -- A view, as the schedule (int_child_schedule_per_period): the facts read it once.

@@ -1,16 +1,16 @@
--- Every row marts.indicator_values must hold: each indicator for each period at the district
--- and each street, and the per-community indicators also at each community.
+-- Every row marts.indicator_values must hold: each indicator for each period at each scope
+-- level it is computed for (seed column scope_levels).
 select
     indicators.code as indicator_code,
     indicators.name_zh as indicator_name_zh,
-    indicators.kind,
+    indicators.unit,
     units.scope_level,
     units.scope_code,
     units.scope_name,
     units.street_code,
     periods.period,
     periods.period_end
-from {{ ref('indicators') }} as indicators
+from {{ ref('indicator_definitions') }} as indicators
 cross join {{ ref('int_periods') }} as periods
 inner join {{ ref('int_scope_units') }} as units
-    on units.scope_level != 'community' or indicators.per_community
+    on list_contains(string_split(indicators.scope_levels, ','), units.scope_level)

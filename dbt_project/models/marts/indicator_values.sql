@@ -10,9 +10,9 @@ with valued as (
         grid.period,
         grid.period_end,
         coalesce(counts.numerator, 0) as numerator,
-        case when grid.kind = 'ratio' then coalesce(counts.denominator, 0) end as denominator,
+        case when grid.unit != 'count' then coalesce(counts.denominator, 0) end as denominator,
         case
-            when grid.kind = 'count' then cast(coalesce(counts.numerator, 0) as double)
+            when grid.unit = 'count' then cast(coalesce(counts.numerator, 0) as double)
             when coalesce(counts.denominator, 0) > 0 then cast(counts.numerator as double) / counts.denominator
         end as value
     from {{ ref('int_indicator_grid') }} as grid

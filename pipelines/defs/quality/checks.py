@@ -1,34 +1,40 @@
 """Asset checks: per ingested source a blocking and a warning check, and the cross-source
-checks on the child index. A failed blocking check (ERROR severity) stops every downstream
-asset of the run, so no mart is built from data known to be wrong."""
+checks on the metric models the dbt project builds (models/quality). A failed blocking check
+(ERROR severity) stops every asset downstream of the checked one in the run: a source's
+stops the marts, the cross-source one stops publishing (published_warehouse depends on the
+metric models)."""
 
 from collections.abc import Iterator
 
 import dagster as dg
+from dagster_dbt import get_asset_key_for_model
 
+from pipelines.defs.marts.assets import marts_dbt_assets
 from pipelines.ingest.sources import SOURCES
+from pipelines.quality.cross import METRICS, metric_model
 from pipelines.quality.history import run_of
-from pipelines.quality.report import report_dir
-from pipelines.quality.run import run_checks, verdict
+from pipelines.quality.run import verdict
 from pipelines.quality.suites import CROSS_SOURCE
+from pipelines.resources import RESOURCES, QualityResource
 
-CHILD_INDEX = dg.AssetKey(["identity", "child_index"])
-# Tables the cross-source checks read besides the child index itself.
-CROSS_SOURCE_INPUTS = [
-    dg.AssetKey(["ingested", s])
-    for s in (
-        *(name for name, source in SOURCES.items() if source.child_level),
-        "institutions",
-    )
+# The dbt assets of the cross-source metrics; the checks sit on the first (the linkage, which
+# the blocking expectation reads) and read the others.
+CROSS_SOURCE_METRICS = [
+    get_asset_key_for_model([marts_dbt_assets], metric_model(m)) for m in METRICS
 ]
+CROSS_SOURCE_ASSET = CROSS_SOURCE_METRICS[0]
 
 
 def _results(
-    context: dg.AssetCheckExecutionContext, asset: dg.AssetKey, dataset: str, prefix: str
+    context: dg.AssetCheckExecutionContext,
+    quality: QualityResource,
+    asset: dg.AssetKey,
+    dataset: str,
+    prefix: str,
 ) -> Iterator[dg.AssetCheckResult]:
     run = run_of(context)
-    recorded = run_checks(dataset, run)
-    page = str(report_dir() / f"{run.run_id}.html")
+    recorded = quality.run_checks(dataset, run)
+    page = str(quality.report_page(run.run_id))
     for severity, level in (
         ("blocking", dg.AssetCheckSeverity.ERROR),
         ("warn", dg.AssetCheckSeverity.WARN),
@@ -53,7 +59,7 @@ def _results(
 
 
 def _specs(
-    asset: dg.AssetKey, prefix: str, what: str, reads: list[dg.AssetKey] | None = None
+    asset: dg.AssetKey, prefix: str, what: str, stops: str, reads: list[dg.AssetKey] | None = None
 ) -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
@@ -61,7 +67,7 @@ def _specs(
             asset=asset,
             blocking=True,
             additional_deps=reads,
-            description=f"{what}: blocking expectations (stop the marts)",
+            description=f"{what}: blocking expectations (stop {stops})",
         ),
         dg.AssetCheckSpec(
             f"{prefix}_warn",
@@ -77,11 +83,11 @@ def source_checks(source: str) -> dg.AssetChecksDefinition:
 
     @dg.multi_asset_check(
         name=f"quality_{source}",
-        specs=_specs(asset, "quality", f"expectations/{source}.json"),
+        specs=_specs(asset, "quality", f"expectations/{source}.json", "the marts"),
         can_subset=False,
     )
-    def _check(context: dg.AssetCheckExecutionContext):
-        yield from _results(context, asset, source, "quality")
+    def _check(context: dg.AssetCheckExecutionContext, quality: QualityResource):
+        yield from _results(context, quality, asset, source, "quality")
 
     return _check
 
@@ -89,12 +95,19 @@ def source_checks(source: str) -> dg.AssetChecksDefinition:
 @dg.multi_asset_check(
     name="quality_cross_source",
     specs=_specs(
-        CHILD_INDEX, "cross_source", "expectations/cross_source.json", CROSS_SOURCE_INPUTS
+        CROSS_SOURCE_ASSET,
+        "cross_source",
+        "expectations/cross_source.json",
+        "publishing",
+        CROSS_SOURCE_METRICS[1:],
     ),
     can_subset=False,
 )
-def cross_source_checks(context: dg.AssetCheckExecutionContext):
-    yield from _results(context, CHILD_INDEX, CROSS_SOURCE, "cross_source")
+def cross_source_checks(context: dg.AssetCheckExecutionContext, quality: QualityResource):
+    yield from _results(context, quality, CROSS_SOURCE_ASSET, CROSS_SOURCE, "cross_source")
 
 
-defs = dg.Definitions(asset_checks=[*(source_checks(s) for s in SOURCES), cross_source_checks])
+defs = dg.Definitions(
+    asset_checks=[*(source_checks(s) for s in SOURCES), cross_source_checks],
+    resources=RESOURCES,
+)
