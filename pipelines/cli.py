@@ -22,11 +22,18 @@ def refresh(
     ] = False,
 ) -> None:
     """Materialise every asset through Dagster; exit 1 when an asset or blocking check fails."""
+    from pipelines.config import Settings
+    from pipelines.ingest.secret import WeakKeyError, link_secret
     from pipelines.operations.refresh import run_refresh
 
-    code = run_refresh(force=force)
-    # Tearing down the imported Dagster, dbt and Great Expectations modules takes about 2 s;
-    # everything the refresh opened is closed by now, so the process ends here.
+    try:
+        key = link_secret()
+    except WeakKeyError as weak:  # one line that never shows the key
+        typer.echo(str(weak), err=True)
+        raise typer.Exit(2) from None
+    code = run_refresh(Settings.from_env(), os.environ, key, force=force)
+    # Tearing down the imported Dagster and dbt modules is slow, and everything the refresh
+    # opened is closed by now, so the process ends here.
     sys.stdout.flush()
     sys.stderr.flush()
     logging.shutdown()
@@ -36,9 +43,10 @@ def refresh(
 @app.command()
 def prepare() -> None:
     """Prepare the dbt manifest that the Dagster definitions load (run before `dagster dev`)."""
+    from pipelines.config import Settings
     from pipelines.marts.dbt import prepare_manifest
 
-    print(prepare_manifest())
+    print(prepare_manifest(Settings.from_env()))
 
 
 @app.command()

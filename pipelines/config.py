@@ -1,13 +1,30 @@
-"""Settings from the environment (contract section 1), read at call time so tests can set them."""
+"""The settings of contract section 1, parsed from an environment given at call time.
+
+Entry points build them: the CLI with `Settings.from_env()`, Dagster runs through the
+`settings` resource (pipelines/resources.py). Library code takes a `Settings` or the values.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Settings field -> the environment variable that sets it (contract section 1).
+ENV_VARS = {
+    "raw_dir": "YIYU_RAW_DIR",
+    "warehouse_path": "YIYU_WAREHOUSE_PATH",
+    "as_of": "YIYU_AS_OF",
+    "period_start": "YIYU_PERIOD_START",
+    "district_code": "YIYU_DISTRICT_CODE",
+    "district_name": "YIYU_DISTRICT_NAME",
+    "small_cell_k": "YIYU_SMALL_CELL_K",
+    "duckdb_memory_limit": "YIYU_DUCKDB_MEMORY_LIMIT",
+}
 
 
 @dataclass(frozen=True)
@@ -20,6 +37,27 @@ class Settings:
     district_name: str
     small_cell_k: int
     duckdb_memory_limit: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings as `environ` (default: this process's environment, read now) gives
+        them; an unset variable takes the contract's default (an empty path or date too)."""
+        env = os.environ if environ is None else environ
+
+        def value(field: str, default: str | None = None) -> str | None:
+            return env.get(ENV_VARS[field], default)
+
+        as_of = value("as_of")
+        return cls(
+            raw_dir=_path(value("raw_dir"), REPO_ROOT / "raw"),
+            warehouse_path=_path(value("warehouse_path"), REPO_ROOT / "warehouse" / "yiyu.duckdb"),
+            as_of=date.fromisoformat(as_of) if as_of else None,
+            period_start=date.fromisoformat(value("period_start", "2022-10-01")),
+            district_code=value("district_code", "330206"),
+            district_name=value("district_name", "北仑区"),
+            small_cell_k=int(value("small_cell_k", "5")),
+            duckdb_memory_limit=value("duckdb_memory_limit", "4GB"),
+        )
 
     @property
     def warehouse_dir(self) -> Path:
@@ -40,20 +78,10 @@ class Settings:
         return self.warehouse_dir / "spill"
 
 
-def _path(var: str, default: Path) -> Path:
-    value = os.environ.get(var)
+def _path(value: str | None, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
 def settings() -> Settings:
-    as_of = os.environ.get("YIYU_AS_OF")
-    return Settings(
-        raw_dir=_path("YIYU_RAW_DIR", REPO_ROOT / "raw"),
-        warehouse_path=_path("YIYU_WAREHOUSE_PATH", REPO_ROOT / "warehouse" / "yiyu.duckdb"),
-        as_of=date.fromisoformat(as_of) if as_of else None,
-        period_start=date.fromisoformat(os.environ.get("YIYU_PERIOD_START", "2022-10-01")),
-        district_code=os.environ.get("YIYU_DISTRICT_CODE", "330206"),
-        district_name=os.environ.get("YIYU_DISTRICT_NAME", "北仑区"),
-        small_cell_k=int(os.environ.get("YIYU_SMALL_CELL_K", "5")),
-        duckdb_memory_limit=os.environ.get("YIYU_DUCKDB_MEMORY_LIMIT", "4GB"),
-    )
+    """Transitional alias of Settings.from_env() (entry points only)."""
+    return Settings.from_env()

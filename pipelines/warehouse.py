@@ -7,22 +7,21 @@ from contextlib import contextmanager
 
 import duckdb
 
-from pipelines.config import settings
+from pipelines.config import Settings
 
 # The work file's strings are mostly keyed hashes (32 random hex characters), which DuckDB's
-# string compression cannot shrink but analyses at great cost: writing 19M rows of two keys
-# took 21 s with it and 5 s without (DuckDB 2.0). dbt's profile sets the same.
+# string compression cannot shrink but analyses at great cost. dbt's profile sets the same.
 UNUSED_COMPRESSION = "dict_fsst"
 
 
 @contextmanager
-def work_db(read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The working DuckDB file; closed on exit so dbt (a separate connection) can open it.
+def work_db(config: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The working DuckDB file of `config`; closed on exit so dbt (a separate connection) can
+    open it.
 
-    Memory is bounded (`YIYU_DUCKDB_MEMORY_LIMIT`): beyond it DuckDB spills to disk instead
-    of growing with the data (province scale on one machine). Strings are stored without
-    DuckDB's dictionary/FSST compression (UNUSED_COMPRESSION)."""
-    config = settings()
+    Memory is bounded (`duckdb_memory_limit`): beyond it DuckDB spills to disk instead of
+    growing with the data. Strings are stored without DuckDB's dictionary/FSST compression
+    (UNUSED_COMPRESSION)."""
     config.work_db.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
         str(config.work_db),

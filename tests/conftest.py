@@ -20,7 +20,7 @@ def yiyu_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     raw.mkdir()
     monkeypatch.setenv("YIYU_RAW_DIR", str(raw))
     monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(tmp_path / "warehouse" / "yiyu.duckdb"))
-    monkeypatch.setenv("YIYU_LINK_SECRET", "test-secret-not-for-production")
+    monkeypatch.setenv("YIYU_LINK_SECRET", "test-secret-not-for-production-0001")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     (tmp_path / "dagster_home").mkdir()
     return tmp_path

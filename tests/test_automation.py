@@ -9,6 +9,7 @@ import dagster as dg
 
 from pipelines.definitions import defs
 from pipelines.defs.operations.automation import nightly_refresh, raw_files_sensor
+from pipelines.resources import SETTINGS
 
 
 def _tick(cursor: str | None):
@@ -16,6 +17,7 @@ def _tick(cursor: str | None):
         cursor=cursor,
         repository_def=defs.get_repository_def(),
         instance=dg.DagsterInstance.ephemeral(),
+        resources={"settings": SETTINGS},
     )
     return raw_files_sensor(context), context.cursor
 

@@ -1,11 +1,12 @@
-"""How the Dagster wiring runs dbt (pipelines/marts/dbt.py): no version subprocess or in-process
-adapter before a build, and a build that reuses the parse instead of parsing everything."""
+"""How the Dagster wiring runs dbt (pipelines/marts/dbt.py): the stock dagster-dbt resource
+with this environment's dbt, the run's settings as vars and profile environment, and a build
+that reuses the parse instead of parsing everything."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -13,33 +14,51 @@ import duckdb
 import pytest
 from dagster_dbt import DbtCliResource
 
+from pipelines.config import Settings
 from tests.fixtures.marts.warehouse import AS_OF, PERIOD_START, write_fixture
 from tests.test_marts import DISTRICT, materialize_marts
 
 
-def test_the_dbt_version_comes_from_this_environment_without_a_subprocess(monkeypatch):
-    from pipelines.marts.dbt import dbt_executable, dbt_resource
+def test_dbt_runs_as_the_stock_resource_with_the_dbt_installed_beside_this_python():
+    from dbt.version import __version__ as dbt_core_version
 
-    resource = dbt_resource()
+    from pipelines.defs.marts.assets import defs
+
+    resource = defs.resources["dbt"]
+    assert type(resource) is DbtCliResource
+    assert Path(resource.dbt_executable) == Path(sys.executable).parent / "dbt"
     reported = subprocess.run(
-        [dbt_executable(), "--version"], capture_output=True, text=True, check=True
+        [resource.dbt_executable, "--version"], capture_output=True, text=True, check=True
     ).stdout
-    calls = []
-    monkeypatch.setattr(
-        "dagster_dbt.core.resource.check_output", lambda *a, **k: calls.append(a) or b""
+    assert f"installed: {dbt_core_version}" in reported
+
+
+def test_the_build_gets_the_settings_as_vars_and_the_work_file_as_profile(tmp_path: Path):
+    from pipelines.marts.dbt import dbt_vars_arg, profile_env
+
+    settings = Settings.from_env(
+        {
+            "YIYU_WAREHOUSE_PATH": str(tmp_path / "wh" / "yiyu.duckdb"),
+            "YIYU_AS_OF": "2023-06-30",
+            "YIYU_DISTRICT_NAME": "某区",
+            "YIYU_DUCKDB_MEMORY_LIMIT": "1GB",
+        }
     )
-    assert f"installed: {resource._cli_version}" in reported
-    assert calls == []
-    assert resource._initialize_dbt_core_adapter(["build"]) is None
-
-
-def test_dagster_dbt_still_has_the_hooks_the_resource_overrides():
-    # Private to dagster-dbt (pinned): an upgrade that renames them would silently bring the
-    # `dbt --version` subprocess and the adapter set-up back before every build.
-    cli = inspect.getsource(DbtCliResource.cli)
-    assert "self._cli_version" in cli
-    assert "self._initialize_dbt_core_adapter(" in cli
-    assert "_cli_version" in vars(DbtCliResource)
+    flag, text = dbt_vars_arg(settings)
+    assert flag == "--vars"
+    assert json.loads(text) == {
+        "as_of": "2023-06-30",
+        "period_start": "2022-10-01",
+        "district_code": "330206",
+        "district_name": "某区",
+    }
+    assert "某区" in text  # as written, not escaped
+    assert profile_env(settings) == {
+        "YIYU_WORK_DB": str(tmp_path / "wh" / "work.duckdb"),
+        "YIYU_DUCKDB_MEMORY_LIMIT": "1GB",
+        "YIYU_DBT_SPILL_DIR": str(tmp_path / "wh" / "spill"),
+    }
+    assert json.loads(dbt_vars_arg(Settings.from_env({}))[1])["as_of"] is None
 
 
 def _parse_events(build_dir: Path) -> list[str]:
@@ -67,12 +86,13 @@ def test_a_build_reuses_the_parse_prepared_for_its_settings_and_keeps_its_own(
     monkeypatch.setenv("YIYU_PERIOD_START", PERIOD_START)
     monkeypatch.setenv("YIYU_DISTRICT_CODE", DISTRICT)
     monkeypatch.setenv("YIYU_DISTRICT_NAME", "北仑区")
+    settings = Settings.from_env()
     writer = duckdb.connect(str(tmp_path / "work.duckdb"))  # dbt could not open the file now
     try:
-        prepare_manifest()
+        prepare_manifest(settings)
     finally:
         writer.close()
-    state = parse_state_dir() / PARTIAL_PARSE_FILE
+    state = parse_state_dir(settings) / PARTIAL_PARSE_FILE
     assert state.exists()
 
     divisions = [dg.AssetKey(["staging", "stg_ingested__divisions"])]
@@ -101,3 +121,15 @@ def test_the_memory_bound_is_an_option_of_the_database_not_set_per_cursor():
     options = output["work"]
     assert {"memory_limit", "temp_directory"} <= set(options["config_options"])
     assert not {"memory_limit", "temp_directory"} & set(options.get("settings") or {})
+
+
+def test_a_failed_build_fails_the_step_and_names_the_failed_nodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    duckdb.connect(str(tmp_path / "work.duckdb")).close()  # no ingested table to stage
+    divisions = dg.AssetKey(["staging", "stg_ingested__divisions"])
+    result = materialize_marts(tmp_path, monkeypatch, selection=[divisions])
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert "dbt build failed: model.yiyu.stg_ingested__divisions" in str(error)

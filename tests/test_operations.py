@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 YIYU = str(Path(sys.executable).with_name("yiyu"))
-SECRET = "operations-test-secret"
+SECRET = "operations-test-secret-not-for-production"
 
 
 def _env(root: Path, raw: Path, **extra: str) -> dict[str, str]:

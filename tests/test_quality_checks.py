@@ -1,7 +1,8 @@
 """The quality checks in real Dagster runs over a real working DuckDB.
 
 Each run materialises stand-in ingestion/identity assets (test input with the real keys),
-every asset check of `pipelines/defs/quality/checks.py`, and a tiny downstream mart.
+the per-source asset checks of `pipelines/defs/quality/checks.py`, and a tiny downstream
+mart. The cross-source checks sit on the dbt metric models: tests/test_cross_source_models.py.
 """
 
 from __future__ import annotations
@@ -13,26 +14,26 @@ from datetime import datetime
 import dagster as dg
 import pytest
 
-from pipelines.config import settings
-from pipelines.quality import run as quality
+from pipelines import resources
+from pipelines.config import Settings
+from pipelines.ingest.sources import SOURCES
+from pipelines.quality import run as quality_run
 from pipelines.quality.history import Run
-from pipelines.quality.run import run_checks, start_checks
+from pipelines.quality.run import run_checks
 from pipelines.quality.suites import expectations_dir
-from pipelines.warehouse import work_db
+from pipelines.resources import QualityResource, YiyuSettings
 from tests.test_quality_fixtures import (
-    CHILDREN,
-    ENROLLED,
     check_evaluation,
     clean_tables,
     history,
     probe_built,
     refresh,
+    work,
     write_table,
 )
 
 ARCHIVES = ["ingested", "health_archives"]
 INSTITUTIONS = ["ingested", "institutions"]
-CHILD_INDEX = ["identity", "child_index"]
 
 
 @pytest.fixture(autouse=True)
@@ -60,15 +61,15 @@ def test_clean_data_passes_every_check_and_writes_the_run_page():
 
     assert result.success and probe_built(result)
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 20  # blocking + warn for 9 sources and the cross-source checks
+    assert len(evaluations) == 18  # blocking + warn for each of the 9 sources
     assert all(e.passed for e in evaluations)
     statuses = history(result.run_id)
     assert statuses and {s[:2] for s in statuses.values()} == {(True, "ok")}
     assert (
         statuses[("health_archives", "id_key_fill_floor")][2] == "filled in 40 of 40 rows (100.00%)"
     )
-    page = settings().warehouse_dir / "quality" / f"{result.run_id}.html"
-    latest = settings().warehouse_dir / "quality" / "latest.html"
+    page = Settings.from_env().warehouse_dir / "quality" / f"{result.run_id}.html"
+    latest = Settings.from_env().warehouse_dir / "quality" / "latest.html"
     assert page.read_text(encoding="utf-8") == latest.read_text(encoding="utf-8")
     assert "id_key_fill_floor" in page.read_text(encoding="utf-8")
 
@@ -91,7 +92,8 @@ def test_archives_missing_most_id_numbers_block_the_marts():
     assert "id_key_fill_target" in warn.description
     # The other sources are fine and stay so.
     assert check_evaluation(result, ["ingested", "births"], "quality_blocking").passed
-    page = (settings().warehouse_dir / "quality" / "latest.html").read_text(encoding="utf-8")
+    page = Settings.from_env().warehouse_dir / "quality" / "latest.html"
+    page = page.read_text(encoding="utf-8")
     failed_section = page.split("<h2>Failed checks</h2>")[1].split("<h2>")[0]
     assert "id_key_fill_floor" in failed_section and "id_key_fill_target" in failed_section
     assert "record_key_unique" not in failed_section
@@ -140,7 +142,7 @@ def test_a_threshold_changed_in_the_suite_file_changes_the_outcome(warehouse, mo
     assert result.success and probe_built(result)
     assert check_evaluation(result, ARCHIVES, "quality_blocking").passed
     assert not check_evaluation(result, ARCHIVES, "quality_warn").passed  # 10% < 60% still
-    with work_db(read_only=True) as con:
+    with work(read_only=True) as con:
         (expected,) = con.execute(
             "select expected from quality.check_results"
             " where dataset = 'health_archives' and check_name = 'id_key_fill_floor'"
@@ -168,59 +170,6 @@ def test_table_size_is_held_against_the_last_good_run():
     assert not probe_built(shrunk)
 
 
-def test_cross_source_warnings_name_what_they_found():
-    tables = clean_tables()
-    # Children 0, 1 and 2 (all enrolled) have no archive: 3 of 20 enrolled children.
-    lost = {r["record_key"] for r in tables["health_archives"][:3]}
-    tables["health_archives"] = tables["health_archives"][3:]
-    tables["child_records"] = [r for r in tables["child_records"] if r["record_key"] not in lost]
-    # Two enrollments point at an institution missing from the register: 2 of 20.
-    for row in tables["enrollments"][5:7]:
-        row["institution_code"] = "I99"
-    # Child 9's checks carry another birth date than its birth record: 1 of 40 children.
-    for row in tables["health_checks"]:
-        if row["archive_key"] == tables["health_archives"][6]["archive_key"]:
-            row["birth_date"] = row["birth_date"].replace(day=2)
-
-    result = refresh(tables)
-
-    assert result.success and probe_built(result)  # warnings do not block
-    warn = check_evaluation(result, CHILD_INDEX, "cross_source_warn")
-    assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN
-    failed = {f["check"]: f["observed"] for f in warn.metadata["failed_checks"].value}
-    assert failed == {
-        "enrolled_children_without_archive": f"enrolled_children={ENROLLED}, without_archive=3,"
-        " share=0.15",
-        "enrollments_at_unregistered_institutions": f"enrollments={ENROLLED},"
-        " unknown_institution=2, share=0.1",
-        "conflicting_birth_dates": f"children={CHILDREN}, birth_date_conflicts=1,"
-        " sex_conflicts=0, birth_date_conflict_share=0.025, sex_conflict_share=0",
-    }
-    assert "enrolled_children_without_archive on cross_source" in warn.description
-
-
-def test_collapsed_linkage_blocks_the_marts():
-    tables = clean_tables()
-    # Every record became a child of its own: nothing links across sources any more.
-    tables["child_records"] = [
-        {**r, "child_key": r["record_key"], "link_method": "none"} for r in tables["child_records"]
-    ]
-
-    result = refresh(tables)
-
-    assert not probe_built(result)
-    blocking = check_evaluation(result, CHILD_INDEX, "cross_source_blocking")
-    assert not blocking.passed
-    (failure,) = blocking.metadata["failed_checks"].value
-    assert failure["check"] == "linkage_rate_floor"
-    assert failure["observed"] == (
-        f"births: records={CHILDREN}, linked_records=0, linked_share=0;"
-        f" enrollments: records={ENROLLED}, linked_records=0, linked_share=0;"
-        f" health_archives: records={CHILDREN}, linked_records=0, linked_share=0;"
-        f" health_checks: records={2 * CHILDREN}, linked_records=0, linked_share=0"
-    )
-
-
 def _outcomes(recorded) -> list[tuple]:
     return [
         (r.outcome.check_name, r.outcome.passed, r.outcome.observed_value, r.outcome.evaluated_on)
@@ -234,19 +183,32 @@ def _sex_codes(recorded) -> tuple:
     return outcome[1:]
 
 
+class Warnings:
+    """A stand-in for the step's log: the warnings it was given."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def warning(self, message: str) -> None:
+        self.messages.append(message)
+
+
 def test_checks_started_by_ingestion_give_what_the_check_step_finds_itself(warehouse, monkeypatch):
-    """An ingestion step starts its table's GE validation (start_checks); the check step of the
-    same run takes it up, with the outcomes a check step evaluating alone finds; a suite
-    edited in between, or a row count that is not the table's, is not taken on trust."""
+    """An ingestion step starts its table's GE validation (the quality resource's
+    start_validation()); the check step of the same run takes it up, with the outcomes a
+    check step evaluating alone finds; a suite edited in between, or a row count that is not
+    the table's, is not taken on trust."""
+    settings = Settings.from_env()
     tables = clean_tables()
     tables["health_archives"][3]["sex"] = "X"  # a row-level (GE) failure
-    with work_db() as con:
+    with work() as con:
         write_table(con, "ingested.health_archives", tables["health_archives"])
-    alone = run_checks("health_archives", Run("alone", datetime(2026, 1, 1)))
-    with work_db() as con:
-        start_checks(con, "health_archives", "started", 40)
-    assert ("started", "health_archives") in quality._started
-    started = run_checks("health_archives", Run("started", datetime(2026, 1, 2)))
+    alone = run_checks("health_archives", Run("alone", datetime(2026, 1, 1)), settings)
+    quality = QualityResource(settings=YiyuSettings())
+    with work() as con:
+        quality.start_validation(con, "health_archives", 40, Warnings())
+    assert set(quality._started) == {"health_archives"}
+    started = quality.run_checks("health_archives", Run("started", datetime(2026, 1, 2)))
     assert not quality._started  # taken up
     assert _outcomes(started) == _outcomes(alone)
     assert _sex_codes(started) == (
@@ -255,13 +217,13 @@ def test_checks_started_by_ingestion_give_what_the_check_step_finds_itself(wareh
         "full table, 40 rows",
     )
 
-    with work_db() as con:
-        start_checks(con, "health_archives", "miscounted", 39)
-    miscounted = run_checks("health_archives", Run("miscounted", datetime(2026, 1, 3)))
+    with work() as con:
+        quality.start_validation(con, "health_archives", 39, Warnings())
+    miscounted = quality.run_checks("health_archives", Run("miscounted", datetime(2026, 1, 3)))
     assert _outcomes(miscounted) == _outcomes(alone)  # "of 40 rows", from the check's own count
 
-    with work_db() as con:
-        start_checks(con, "health_archives", "edited", 40)
+    with work() as con:
+        quality.start_validation(con, "health_archives", 40, Warnings())
     suites = warehouse / "expectations"
     shutil.copytree(expectations_dir(), suites)
     path = suites / "health_archives.json"
@@ -270,9 +232,61 @@ def test_checks_started_by_ingestion_give_what_the_check_step_finds_itself(wareh
     codes["kwargs"]["value_set"].append("X")
     path.write_text(json.dumps(suite, ensure_ascii=False), encoding="utf-8")
     monkeypatch.setenv("YIYU_EXPECTATIONS_DIR", str(suites))
-    edited = run_checks("health_archives", Run("edited", datetime(2026, 1, 4)))
+    edited = quality.run_checks("health_archives", Run("edited", datetime(2026, 1, 4)))
     assert _sex_codes(edited) == (
         True,
         "0 of 40 values unexpected (0.00%)",
         "full table, 40 rows",
     )
+
+
+def test_a_validation_that_cannot_start_is_a_warning_and_the_check_validates_itself(
+    monkeypatch,
+):
+    def fails(con, dataset, rows):
+        raise ValueError("a value such as 张三 from the table")
+
+    monkeypatch.setattr(resources, "start_validation", fails)
+    tables = clean_tables()
+    tables["health_archives"][3]["sex"] = "X"
+    quality = QualityResource(settings=YiyuSettings())
+    log = Warnings()
+    with work() as con:
+        write_table(con, "ingested.health_archives", tables["health_archives"])
+        quality.start_validation(con, "health_archives", 40, log)
+    assert log.messages == [
+        "health_archives: row-level validation not started at ingestion (ValueError);"
+        " its check step validates the table itself"
+    ]
+    assert not quality._started
+    recorded = quality.run_checks("health_archives", Run("run", datetime(2026, 1, 1)))
+    assert _sex_codes(recorded) == (
+        False,
+        "1 of 40 values unexpected (2.50%)",
+        "full table, 40 rows",
+    )
+
+
+def test_one_quality_resource_serves_the_whole_run(monkeypatch):
+    """With the in-process executor the resource is set up once per run: one GE worker start,
+    and every source's rows fetched and validated once, at its ingestion step, the check
+    step taking that validation up."""
+    starts, fetched = [], []
+    real_start, real_fetch = resources.start_worker, quality_run.start_sample_validation
+
+    def start_worker():
+        starts.append(1)
+        real_start()
+
+    def start_sample_validation(con, table, *args, **kwargs):
+        fetched.append(table)
+        return real_fetch(con, table, *args, **kwargs)
+
+    monkeypatch.setattr(resources, "start_worker", start_worker)
+    monkeypatch.setattr(quality_run, "start_sample_validation", start_sample_validation)
+
+    result = refresh(clean_tables())
+
+    assert result.success and probe_built(result)
+    assert len(starts) == 1
+    assert sorted(fetched) == sorted(f"ingested.{source}" for source in SOURCES)

@@ -11,14 +11,14 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from pipelines.config import Settings
 from pipelines.quality import sample as quality_sample
 from pipelines.quality.history import Run, status_change
 from pipelines.quality.run import run_checks
 from pipelines.quality.sample import sample_frame
 from pipelines.quality.suites import expectations_dir, load_suite
-from pipelines.warehouse import work_db
 from tests.processes import assert_ends, children_of_killed_probe
-from tests.test_quality_fixtures import h, write_table
+from tests.test_quality_fixtures import h, work, write_table
 
 
 @pytest.fixture
@@ -42,7 +42,8 @@ def check_row(n: int, born: date, age_days: int, height: float, archive: bool = 
 
 
 def outcomes(run_id: str, dataset: str) -> dict[str, object]:
-    return {r.outcome.check_name: r.outcome for r in run_checks(dataset, Run(run_id, NOW))}
+    recorded = run_checks(dataset, Run(run_id, NOW), Settings.from_env())
+    return {r.outcome.check_name: r.outcome for r in recorded}
 
 
 NOW = datetime(2024, 1, 1, 8, 0)
@@ -57,7 +58,7 @@ def test_counts_are_exact_over_the_table_while_row_rules_use_a_sample(warehouse,
     (suites / "health_checks.json").write_text(json.dumps(suite), encoding="utf-8")
     monkeypatch.setenv("YIYU_EXPECTATIONS_DIR", str(suites))
     rows = [check_row(n, date(2023, 1, 1), 200, 68.0, archive=n >= 1234) for n in range(3000)]
-    with work_db() as con:
+    with work() as con:
         write_table(con, "ingested.health_checks", rows)
 
     result = outcomes("run-1", "health_checks")
@@ -75,7 +76,7 @@ def test_counts_are_exact_over_the_table_while_row_rules_use_a_sample(warehouse,
 
 def test_the_sample_is_deterministic_and_taken_from_the_table(warehouse):
     rows = [check_row(n, date(2023, 1, 1), n % 700, 60.0 + n % 30) for n in range(2000)]
-    with work_db() as con:
+    with work() as con:
         write_table(con, "ingested.health_checks", rows)
         derived = {"age_days": "date_diff('day', birth_date, check_date)"}
         first, note = sample_frame(con, "ingested.health_checks", 300, derived)
@@ -94,7 +95,7 @@ def test_the_sample_is_the_rows_with_the_smallest_row_hashes(warehouse, monkeypa
     monkeypatch.setattr(quality_sample, "CANDIDATE_FACTOR", factor)
     table = "ingested.health_checks"
     rows = [check_row(n, date(2023, 1, 1), n % 700, 60.0 + n % 30) for n in range(2000)]
-    with work_db() as con:
+    with work() as con:
         write_table(con, table, rows)
         frame, _ = sample_frame(con, table, 300, {})
         columns = ", ".join(d[0] for d in con.execute(f"select * from {table} limit 0").description)
@@ -108,7 +109,7 @@ def test_age_bands_apply_only_to_children_of_that_age(warehouse):
     # 4); ten checks at 30 months, all 100 cm.
     young = [check_row(n, date(2023, 1, 1), 120, 120.0 if n == 0 else 62.0) for n in range(10)]
     older = [check_row(10 + n, date(2021, 1, 1), 912, 100.0) for n in range(10)]
-    with work_db() as con:
+    with work() as con:
         write_table(con, "ingested.health_checks", young + older)
 
     result = outcomes("run-1", "health_checks")
@@ -142,7 +143,7 @@ def test_row_rules_see_every_column_they_read(warehouse, monkeypatch):
         row["facility_code"] = "F02"
     for row in rows[:3]:
         row["weight_kg"] = 30.0
-    with work_db() as con:
+    with work() as con:
         write_table(con, "ingested.health_checks", rows)
 
     condition = {"type": "comparison", "column": {"name": "facility_code"}}
@@ -173,7 +174,7 @@ def test_duplicates_and_missing_columns_are_reported(warehouse):
     rows = [check_row(n, date(2023, 1, 1), 200, 68.0) for n in range(10)]
     rows[1]["record_key"] = rows[0]["record_key"]  # two rows share one key
     rows[4]["record_key"] = rows[2]["record_key"] = rows[3]["record_key"]  # three share another
-    with work_db() as con:
+    with work() as con:
         write_table(con, "ingested.health_checks", rows)
         con.execute("alter table ingested.health_checks drop column hemoglobin_g_l")
 
@@ -207,11 +208,11 @@ def test_status_change(passed, before, change):
 
 
 def test_a_retried_check_replaces_its_rows_of_the_run(warehouse):
-    with work_db() as con:
+    with work() as con:
         write_table(con, "ingested.parenting_surveys", [])
-    first = run_checks("parenting_surveys", Run("run-1", NOW))
-    again = run_checks("parenting_surveys", Run("run-1", NOW))
-    with work_db(read_only=True) as con:
+    first = run_checks("parenting_surveys", Run("run-1", NOW), Settings.from_env())
+    again = run_checks("parenting_surveys", Run("run-1", NOW), Settings.from_env())
+    with work(read_only=True) as con:
         stored = con.execute("select count(*) from quality.check_results").fetchone()[0]
     assert stored == len(first) == len(again) == len(load_suite("parenting_surveys").expectations)
     # An empty table: every fill rate passes vacuously, but the table itself is flagged.

@@ -5,17 +5,17 @@ one table as a whole. Stand-in assets with the real keys write them (test input)
 downstream asset proves that a failing blocking check stops what depends on it.
 """
 
-from __future__ import annotations
-
 import hashlib
 from datetime import date, timedelta
 
 import dagster as dg
 import pandas as pd
 
-from pipelines.defs.quality.checks import defs as quality_defs
+from pipelines.config import Settings
+from pipelines.defs.quality.checks import source_checks
 from pipelines.identity.resolve import SOURCE_RECORDS
 from pipelines.ingest.sources import SOURCES
+from pipelines.resources import RESOURCES, QualityResource, YiyuSettings
 from pipelines.warehouse import work_db
 
 CHILDREN = 40
@@ -340,14 +340,23 @@ def children_of(tables: dict[str, list[dict]], sources: list[str]) -> list[dict]
     ]
 
 
+def work(read_only: bool = False):
+    """The working database of the settings the environment gives now."""
+    return work_db(Settings.from_env(), read_only=read_only)
+
+
 def stand_in_assets(tables: dict[str, list[dict]]) -> list:
-    """Assets with the real keys that write the given tables, plus a tiny downstream mart."""
+    """Assets with the real keys that write the given tables, plus a tiny downstream mart.
+    Like the real ingestion, each source starts its table's row-level validation."""
 
     def ingested(source: str) -> dg.AssetsDefinition:
         @dg.asset(key=["ingested", source])
-        def _write() -> None:
-            with work_db() as con:
+        def _write(
+            context: dg.AssetExecutionContext, settings: YiyuSettings, quality: QualityResource
+        ) -> None:
+            with work_db(settings.get()) as con:
                 write_table(con, f"ingested.{source}", tables[source])
+                quality.start_validation(con, source, len(tables[source]), context.log)
 
         return _write
 
@@ -355,23 +364,24 @@ def stand_in_assets(tables: dict[str, list[dict]]) -> list:
 
     @dg.asset(key=["identity", "child_index"], deps=[["ingested", s] for s in child_sources])
     def child_index() -> None:
-        with work_db() as con:
+        with work() as con:
             write_table(con, "identity.child_records", tables["child_records"])
             write_table(con, "identity.children", children_of(tables, child_sources))
 
     # Like the real marts, the probe reads the child index and every ingested source.
     @dg.asset(deps=[["identity", "child_index"], *(["ingested", s] for s in SOURCES)])
     def mart_probe() -> None:
-        with work_db() as con:
+        with work() as con:
             con.execute("create or replace table main.mart_probe as select 1 as built")
 
     return [*(ingested(s) for s in SCHEMAS if s not in IDENTITY), child_index, mart_probe]
 
 
 def refresh(tables: dict[str, list[dict]]) -> dg.ExecuteInProcessResult:
-    """One run: the stand-in assets, every quality check, and the probe mart."""
+    """One run: the stand-in assets, every source's quality checks, and the probe mart."""
     return dg.materialize(
-        [*stand_in_assets(tables), *quality_defs.asset_checks],
+        [*stand_in_assets(tables), *(source_checks(s) for s in SOURCES)],
+        resources=RESOURCES,
         raise_on_error=False,
     )
 
@@ -396,7 +406,7 @@ def check_evaluation(result: dg.ExecuteInProcessResult, asset: list[str], check:
 
 def history(run_id: str | None = None) -> dict[tuple[str, str], tuple]:
     """(dataset, check_name) -> (passed, status_change, observed_value) of one run (or latest)."""
-    with work_db(read_only=True) as con:
+    with work(read_only=True) as con:
         if run_id is None:
             rows = con.execute(
                 "select dataset, check_name, passed, status_change, observed_value"

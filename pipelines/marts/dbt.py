@@ -1,9 +1,9 @@
 """The dbt project (dbt_project/) as the Dagster wiring and the tests run it.
 
 dbt reads the working DuckDB file, its memory limit and its spill folder from the environment
-(profile_env(), see dbt_project/profiles.yml) and the evaluation settings from `--vars`; all
-come from settings() at run time, so a test or a refresh that changes the environment gets its
-own database.
+(profile_env(), see dbt_project/profiles.yml) and the evaluation settings from `--vars`; both
+come from the `Settings` of the run, so a test or a refresh with other settings gets its own
+database.
 
 Parsing. A build re-parses only the files that changed when it is given dbt's
 partial_parse.msgpack from an earlier parse with the same vars and the same rendered profile
@@ -23,14 +23,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from functools import cached_property
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
-from packaging import version
 
-from pipelines.config import REPO_ROOT, settings
-from pipelines.marts.dbt_warm import warmed
+from pipelines.config import REPO_ROOT, Settings
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 WORK_DB_ENV = "YIYU_WORK_DB"
@@ -44,73 +41,40 @@ BUILDS_KEPT = 3
 PARSE_STATES_DIR = DBT_PROJECT_DIR / "target" / "parse"
 PARSE_STATES_KEPT = 8
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-LAUNCHERS = ("dbt", "yiyu-dbt")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def dbt_executable(name: str = "dbt") -> str:
-    """The dbt installed beside this Python (the venv's bin is not always on PATH); with
-    name="yiyu-dbt", its launcher that runs a warmed dbt when there is one (dbt_warm.py)."""
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return os.fspath(beside)
-    return shutil.which(name) or ("dbt" if name == "dbt" else dbt_executable())
-
-
-class YiyuDbtCliResource(DbtCliResource):
-    """DbtCliResource without the two things its `cli()` does before every dbt command that
-    this project does not need (together ~5 s of the marts step at district scale):
-
-    - `dbt --version` in a subprocess (a whole Python + dbt start) to learn the version: when
-      the executable is the dbt or its launcher beside this Python (dbt_executable()), it is
-      the dbt-core installed in this environment, whose version is already imported.
-    - building a dbt adapter in this process (profile, project and macros loaded again): it
-      serves only the column-metadata and row-count helpers (`fetch_column_metadata`,
-      `fetch_row_counts`), which the marts asset does not use; without it `stream()` yields
-      events as dbt emits them.
-
-    Both are private hooks of dagster-dbt (pinned in pyproject.toml);
-    tests/test_dbt_wiring.py fails when an upgrade renames them.
-    """
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        executable = Path(self.dbt_executable)
-        if executable.parent == Path(sys.executable).parent and executable.name in LAUNCHERS:
-            from dbt.version import __version__
-
-            return version.parse(__version__)
-        return super()._cli_version
-
-    def _initialize_dbt_core_adapter(self, args):
-        return None
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the venv's bin is not always on PATH)."""
+    beside = Path(sys.executable).parent / "dbt"
+    return os.fspath(beside) if beside.exists() else shutil.which("dbt") or "dbt"
 
 
 def dbt_resource() -> DbtCliResource:
-    return YiyuDbtCliResource(
+    return DbtCliResource(
         project_dir=os.fspath(DBT_PROJECT_DIR),
         profiles_dir=os.fspath(DBT_PROJECT_DIR),
-        dbt_executable=dbt_executable("yiyu-dbt"),
+        dbt_executable=dbt_executable(),
     )
 
 
-def profile_env() -> dict[str, str]:
-    """What dbt_project/profiles.yml reads from the environment, from settings(): the working
-    DuckDB file, DuckDB's memory limit and the folder it spills to beyond it."""
-    s = settings()
+def profile_env(settings: Settings) -> dict[str, str]:
+    """What dbt_project/profiles.yml reads from the environment: the working DuckDB file,
+    DuckDB's memory limit and the folder it spills to beyond it."""
     return {
-        WORK_DB_ENV: os.fspath(s.work_db),
-        MEMORY_LIMIT_ENV: s.duckdb_memory_limit,
-        SPILL_DIR_ENV: os.fspath(s.spill_dir),
+        WORK_DB_ENV: os.fspath(settings.work_db),
+        MEMORY_LIMIT_ENV: settings.duckdb_memory_limit,
+        SPILL_DIR_ENV: os.fspath(settings.spill_dir),
     }
 
 
-def point_dbt_at_work_db() -> Path:
-    """Set the profile's environment (profile_env()) for the dbt runs of this process."""
-    path = settings().work_db
+def point_dbt_at_work_db(settings: Settings) -> Path:
+    """Set the profile's environment (profile_env()) for the dbt runs of this process: the
+    dbt resource passes this process's environment to dbt."""
+    path = settings.work_db
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.environ.update(profile_env())
+    os.environ.update(profile_env(settings))
     return path
 
 
@@ -123,27 +87,29 @@ def build_target_dir(run_id: str) -> Path:
     return BUILDS_DIR / run_id
 
 
-def dbt_vars() -> dict[str, str | None]:
-    """The dbt vars (dbt_project.yml) from settings(); as_of None: the latest event date."""
-    s = settings()
+def dbt_vars(settings: Settings) -> dict[str, str | None]:
+    """The dbt vars (dbt_project.yml) of the settings; as_of None: the latest event date."""
+    as_of = settings.as_of
     return {
-        "as_of": s.as_of.isoformat() if s.as_of else None,
-        "period_start": s.period_start.isoformat(),
-        "district_code": s.district_code,
-        "district_name": s.district_name,
+        "as_of": as_of.isoformat() if as_of else None,
+        "period_start": settings.period_start.isoformat(),
+        "district_code": settings.district_code,
+        "district_name": settings.district_name,
     }
 
 
-def dbt_vars_arg() -> list[str]:
-    return ["--vars", json.dumps(dbt_vars(), ensure_ascii=False)]
+def dbt_vars_arg(settings: Settings) -> list[str]:
+    return ["--vars", json.dumps(dbt_vars(settings), ensure_ascii=False)]
 
 
-def dbt_command(*args: str, target: Path) -> list[str | Path]:
-    """A dbt command line on this project with the vars from settings(), its artifacts and
-    log in `target`; the environment must carry profile_env()."""
+def dbt_command(*args: str, target: Path, settings: Settings) -> list[str | Path]:
+    """A dbt command line on this project with the vars of `settings`, its artifacts and log
+    in `target`; the environment must carry profile_env(settings)."""
+    return [dbt_executable(), *args, *_project_args(target), *dbt_vars_arg(settings)]
+
+
+def _project_args(target: Path) -> list[str | Path]:
     return [
-        dbt_executable(),
-        *args,
         "--project-dir",
         DBT_PROJECT_DIR,
         "--profiles-dir",
@@ -152,14 +118,15 @@ def dbt_command(*args: str, target: Path) -> list[str | Path]:
         target,
         "--log-path",
         target,
-        *dbt_vars_arg(),
     ]
 
 
-def parse_state_dir() -> Path:
-    """Where the partial-parse state for the current settings lives: named by a hash of what
-    dbt compares before it reuses one (the vars and the profile's environment)."""
-    inputs = json.dumps({"vars": dbt_vars(), "profile": profile_env()}, sort_keys=True)
+def parse_state_dir(settings: Settings) -> Path:
+    """Where the partial-parse state for these settings lives: named by a hash of what dbt
+    compares before it reuses one (the vars and the profile's environment)."""
+    inputs = json.dumps(
+        {"vars": dbt_vars(settings), "profile": profile_env(settings)}, sort_keys=True
+    )
     return PARSE_STATES_DIR / hashlib.sha256(inputs.encode()).hexdigest()[:16]
 
 
@@ -174,21 +141,22 @@ def _put_atomically(source: Path, destination: Path) -> None:
     os.replace(partial.name, destination)
 
 
-def use_parse_state(target_dir: Path) -> None:
-    """Give a build (its artifacts folder) the partial-parse state for the current settings,
-    when there is one; dagster-dbt then leaves the folder's copy alone."""
+def use_parse_state(target_dir: Path, settings: Settings) -> None:
+    """Give a build (its artifacts folder) the partial-parse state for its settings, when
+    there is one; dagster-dbt then leaves the folder's copy alone."""
     target_dir.mkdir(parents=True, exist_ok=True)
+    state = parse_state_dir(settings) / PARTIAL_PARSE_FILE
     # None yet (or just evicted by another process): the build parses in full.
     with contextlib.suppress(FileNotFoundError):
-        shutil.copyfile(parse_state_dir() / PARTIAL_PARSE_FILE, target_dir / PARTIAL_PARSE_FILE)
+        shutil.copyfile(state, target_dir / PARTIAL_PARSE_FILE)
 
 
-def keep_parse_state(target_dir: Path) -> None:
+def keep_parse_state(target_dir: Path, settings: Settings) -> None:
     """Keep the state a build parsed (its settings, the files it saw) for the next build with
     the same settings; states beyond PARSE_STATES_KEPT, least recently written, go."""
     parsed = target_dir / PARTIAL_PARSE_FILE
     try:
-        _put_atomically(parsed, parse_state_dir() / PARTIAL_PARSE_FILE)
+        _put_atomically(parsed, parse_state_dir(settings) / PARTIAL_PARSE_FILE)
         states = sorted(PARSE_STATES_DIR.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
     except OSError:  # nothing parsed, or a race with another process: only speed is at stake
         return
@@ -196,44 +164,31 @@ def keep_parse_state(target_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def warm_dbt() -> contextlib.AbstractContextManager[None]:
-    """A dbt process that imports dbt and parses the project now, with the settings of this
-    process's refresh, for its build (pipelines/marts/dbt_warm.py)."""
-    scratch = Path(tempfile.mkdtemp(prefix="yiyu-dbt-"))
-    target = scratch / "parse"
-    use_parse_state(target)
-    parse = {
-        "argv": [os.fspath(a) for a in dbt_command("parse", target=target)[1:]],
-        "target": os.fspath(target),
-        "vars": dbt_vars(),
-        "profile": profile_env(),
-        "project_dir": os.fspath(DBT_PROJECT_DIR),
-        "profiles_dir": os.fspath(DBT_PROJECT_DIR),
-    }
-    return warmed(scratch, parse, env={**os.environ, **profile_env()})
-
-
-def prepare_manifest() -> Path:
+def prepare_manifest(settings: Settings | None = None) -> Path:
     """Run `dbt parse`, writing dbt_project/target/manifest.json for the Dagster definitions,
-    and the partial-parse state for the current settings.
+    and, given the settings of a build, the partial-parse state for them.
 
-    The refresh command and `dev.sh ui` call it (through ensure_manifest()) before loading the
+    `yiyu prepare` (before `dev.sh ui`) and the refresh command call it before loading the
     definitions, so the asset graph always reflects the dbt files on disk. dbt parses with the
     vars and the profile environment of the build (else the build could not reuse the parse);
-    `dbt parse` never connects, so the work file may be missing or busy. dbt writes into a
-    private folder and each file is renamed into place: a reader never sees half a file.
+    without settings it parses with the project's defaults, for the manifest only. `dbt parse`
+    never connects, so the work file may be missing or busy. dbt writes into a private folder
+    and each file is renamed into place: a reader never sees half a file.
     """
     manifest = dbt_project.manifest_path
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=manifest.parent, prefix="parse-") as scratch:
-        subprocess.run(
-            dbt_command("parse", target=Path(scratch)),
-            check=True,
-            capture_output=True,
-            env={**os.environ, **profile_env()},
-        )
-        keep_parse_state(Path(scratch))
-        os.replace(Path(scratch) / "manifest.json", manifest)
+        target = Path(scratch)
+        if settings is None:
+            command = [dbt_executable(), "parse", *_project_args(target)]
+            env = dict(os.environ)
+        else:
+            command = dbt_command("parse", target=target, settings=settings)
+            env = {**os.environ, **profile_env(settings)}
+        subprocess.run(command, check=True, capture_output=True, env=env)
+        if settings is not None:
+            keep_parse_state(target, settings)
+        os.replace(target / "manifest.json", manifest)
     return manifest
 
 
@@ -248,13 +203,13 @@ def _manifest_is_stale() -> bool:
     return any(p.stat().st_mtime > built for p in sources)
 
 
-def ensure_manifest() -> Path:
+def ensure_manifest(settings: Settings | None = None) -> Path:
     """The manifest, prepared again when missing or older than a dbt file (a fresh checkout or
-    an edited model imports the definitions).
+    an edited model imports the definitions), with the settings of the coming build if known.
 
     The manifest (the asset graph) does not depend on the settings. The partial-parse state
-    does: when the current settings have none yet, the build parses in full and keeps its
+    does: when a build's settings have none yet, the build parses in full and keeps its
     state (keep_parse_state()), which is cheaper than a separate `dbt parse` first."""
     if _manifest_is_stale():
-        prepare_manifest()
+        prepare_manifest(settings)
     return dbt_project.manifest_path

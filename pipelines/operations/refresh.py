@@ -4,20 +4,36 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from pipelines.config import Settings
 from pipelines.operations.fingerprint import (
     refresh_inputs,
     remember_refresh,
     unchanged_since_last_refresh,
 )
-from pipelines.quality.ge import start_worker, stop_worker
-from pipelines.quality.suites import start_parsing_suites
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
-def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
+def run_refresh(
+    settings: Settings,
+    environ: MutableMapping[str, str],
+    key: bytes,
+    job_name: str = "refresh",
+    force: bool = False,
+) -> int:
+    """Run the job in this process unless nothing changed since the last good refresh.
+
+    `settings`, `environ` (the process's environment: the run's resources and Dagster read
+    it too) and `key` (the link secret) make up what the no-op check compares. Exit code: 0
+    done or nothing to do, 1 failed."""
     started = time.perf_counter()
-    inputs = refresh_inputs()
-    last_run = None if force else unchanged_since_last_refresh(inputs)
+    inputs = refresh_inputs(settings, environ, key)
+    last_run = None if force else unchanged_since_last_refresh(settings, inputs)
     if last_run is not None:
         print(
             f"nothing new since refresh {last_run} (same raw files, code, settings and day): "
@@ -26,22 +42,16 @@ def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
         )
         return 0
 
-    # GE imports on the other core while Dagster and dbt load here (seconds each).
-    start_worker()
-    start_parsing_suites()
     import dagster as dg
 
+    from pipelines.marts.dbt import ensure_manifest
+
+    ensure_manifest(settings)  # a stale manifest is parsed with this build's settings
     from pipelines.definitions import defs
-    from pipelines.marts.dbt import warm_dbt
-    from pipelines.operations.dagster_storage import dagster_instance
 
     job = defs.resolve_job_def(job_name)
-    try:
-        # dbt imports and parses on the other core while the refresh ingests and checks.
-        with dagster_instance() as instance, warm_dbt():
-            result = job.execute_in_process(instance=instance, raise_on_error=False)
-    finally:
-        stop_worker()
+    with persistent_instance(settings, environ) as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
     seconds = time.perf_counter() - started
     for event in result.all_events:
         if event.is_step_failure:
@@ -54,7 +64,19 @@ def run_refresh(job_name: str = "refresh", force: bool = False) -> int:
                 level = "FAILED" if check.severity == dg.AssetCheckSeverity.ERROR else "WARNING"
                 print(f"{level}: {event.message}", file=sys.stderr)
     if result.success:
-        remember_refresh(inputs, result.run_id)
+        remember_refresh(settings, inputs, result.run_id)
     status = "succeeded" if result.success else "FAILED"
     print(f"refresh {status} in {seconds:.1f} s (run {result.run_id})", file=sys.stderr)
     return 0 if result.success else 1
+
+
+def persistent_instance(
+    settings: Settings, environ: MutableMapping[str, str]
+) -> dg.DagsterInstance:
+    """Dagster's persistent instance in DAGSTER_HOME (default: `dagster/` beside the
+    warehouse, created when missing), so the runs show in the UI (`dev.sh ui`)."""
+    import dagster as dg
+
+    home = Path(environ.setdefault("DAGSTER_HOME", str(settings.warehouse_dir / "dagster")))
+    home.mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()

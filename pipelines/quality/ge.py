@@ -1,12 +1,12 @@
 """Great Expectations in a worker process of its own: it parses the suites and validates frames.
 
-Importing GE costs 3-4 s of single-core CPU (pandas, scipy, altair, SQLAlchemy, ...). In
-the refresh's own process it sat on the critical path of the first check step; a thread
-importing it during ingestion (measured in round 1) slowed ingestion by about as much as it
-gained, sharing the GIL. A worker
-process imports it on the other core while the refresh loads Dagster and ingests
-(`start_worker()`, called when `yiyu refresh` starts); any other caller starts it at the
-first suite it loads. The rest of the code sees only plain data (`Rule`, `RuleResult`).
+Importing GE costs seconds of single-core CPU (pandas, scipy, altair, SQLAlchemy, ...): in the
+refresh's own process it would sit on the critical path, and a thread importing it shares the
+GIL with ingestion. A worker process imports it on the other core instead. One worker serves
+a process; in a Dagster run the `quality` resource (pipelines/resources.py) starts it when the
+run starts and stops it when the run ends (start_worker(), stop_worker()); any other caller
+starts it at the first suite it loads. The rest of the code sees only plain data (`Rule`,
+`RuleResult`).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def _worker() -> ProcessPoolExecutor:
 
 
 def _worker_init() -> None:
-    """Once told to stop, end without tearing down GE's modules (about 1 s; nothing here holds
+    """Once told to stop, end without tearing down GE's modules (slow, and nothing here holds
     a file or state to save). End too when the refresh's process dies without stopping it
     (killed): a pool worker would otherwise wait for work for ever."""
     atexit.register(os._exit, 0)

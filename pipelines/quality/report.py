@@ -9,8 +9,6 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.config import settings
-
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}
 table{border-collapse:collapse;margin-bottom:2rem;width:100%}
@@ -32,11 +30,16 @@ COLUMNS = (
 )
 
 
-def report_dir() -> Path:
-    return settings().warehouse_dir / "quality"
+def report_dir(warehouse_dir: Path) -> Path:
+    """Where the pages of the warehouse in `warehouse_dir` are written."""
+    return warehouse_dir / "quality"
 
 
-def write_run_report(con: duckdb.DuckDBPyConnection, run_id: str) -> Path:
+def run_report_page(warehouse_dir: Path, run_id: str) -> Path:
+    return report_dir(warehouse_dir) / f"{run_id}.html"
+
+
+def write_run_report(con: duckdb.DuckDBPyConnection, run_id: str, warehouse_dir: Path) -> Path:
     """(Re)write the page of `run_id` from everything recorded for it so far."""
     rows = con.execute(
         f"select dataset, run_started_at, {', '.join(COLUMNS)} from quality.check_results"
@@ -44,9 +47,9 @@ def write_run_report(con: duckdb.DuckDBPyConnection, run_id: str) -> Path:
         [run_id],
     ).fetchall()
     page = _page(run_id, rows)
-    out = report_dir()
+    path = run_report_page(warehouse_dir, run_id)
+    out = path.parent
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{run_id}.html"
     for target in (path, out / "latest.html"):
         tmp = target.with_suffix(".html.tmp")
         tmp.write_text(page, encoding="utf-8")

@@ -3,53 +3,53 @@
 Evaluate the dataset's suite (exact counts in DuckDB, row-level rules with GE on the rows or
 a deterministic sample), record every outcome in `quality.check_results` with its status
 change, and rewrite the run's HTML page. The Dagster checks only turn the result into
-blocking and warning check results.
+blocking and warning check results; the `quality` resource (pipelines/resources.py) holds
+what an ingestion step started for the check step of the same run.
 """
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import duckdb
 
+from pipelines.config import Settings
 from pipelines.quality.cross import validate_cross_source
 from pipelines.quality.exact import EXACT_TYPES, column_types, evaluate_exact, scan_table
-from pipelines.quality.ge import Rule
+from pipelines.quality.ge import Rule, start_parsing
 from pipelines.quality.history import RecordedCheck, Run, ensure_tables, last_good_rows, record
 from pipelines.quality.report import write_run_report
 from pipelines.quality.sample import SampleValidation, start_sample_validation
-from pipelines.quality.suites import CROSS_SOURCE, CheckOutcome, Suite, load_suite
+from pipelines.quality.suites import CROSS_SOURCE, CheckOutcome, Suite, expectations_dir, load_suite
 from pipelines.warehouse import work_db
 
-# Row-level validations that ingestion steps started (start_checks()), by (run id, dataset).
-_started: dict[tuple[str, str], SampleValidation] = {}
 
-
-def start_checks(con: duckdb.DuckDBPyConnection, dataset: str, run_id: str, rows: int) -> None:
+def start_validation(
+    con: duckdb.DuckDBPyConnection, dataset: str, rows: int
+) -> SampleValidation | None:
     """Start the GE validation of a table its ingestion step has just written (`rows` rows,
-    from its audit: no count of the table again): GE works on the other core while the run
-    ingests the next sources, and run_checks() of the same run takes the result up (nothing
-    else writes the table in between)."""
-    for other in [key for key in _started if key[0] != run_id]:
-        del _started[other]  # a run that failed before its checks
-    # Whatever fails here, run_checks() evaluates again and reports.
-    with contextlib.suppress(Exception):
-        suite = load_suite(dataset)
-        table = _table(suite, dataset)
-        types = column_types(con, table)
-        if types:
-            rules = _row_rules(suite)
-            _started[(run_id, dataset)] = start_sample_validation(
-                con, table, suite, rules, list(types), rows
-            )
-
-
-def run_checks(dataset: str, run: Run) -> list[RecordedCheck]:
-    """Check `ingested.<dataset>` (or the cross-source suite) and record the outcomes."""
+    from its audit: no count of the table again), so GE works on the other core while the run
+    ingests the next sources. run_checks() of the same run takes it up (nothing else writes
+    the table in between). None when the table is missing, or when GE has not parsed the
+    suite yet (its worker still starting): ingestion does not wait, the check validates."""
+    suite_text = (expectations_dir() / f"{dataset}.json").read_text(encoding="utf-8")
+    if not start_parsing(suite_text).done():
+        return None
     suite = load_suite(dataset)
-    started = _started.pop((run.run_id, dataset), None)
-    with work_db() as con:
+    table = _table(suite, dataset)
+    types = column_types(con, table)
+    if not types:
+        return None
+    return start_sample_validation(con, table, suite, _row_rules(suite), list(types), rows)
+
+
+def run_checks(
+    dataset: str, run: Run, settings: Settings, started: SampleValidation | None = None
+) -> list[RecordedCheck]:
+    """Check `ingested.<dataset>` (or the cross-source suite) in the working database of
+    `settings` and record the outcomes; `started`: what start_validation() began for it."""
+    suite = load_suite(dataset)
+    with work_db(settings) as con:
         ensure_tables(con)
         if dataset == CROSS_SOURCE:
             outcomes = validate_cross_source(con, suite)
@@ -75,7 +75,7 @@ def run_checks(dataset: str, run: Run) -> list[RecordedCheck]:
                 outcomes = evaluate_exact(con, table, dataset, exact, history, scan)
                 outcomes += started.outcomes()
         recorded = record(con, run, dataset, outcomes)
-        write_run_report(con, run.run_id)
+        write_run_report(con, run.run_id, settings.warehouse_dir)
     return recorded
 
 

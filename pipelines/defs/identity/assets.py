@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipelines.identity.resolve import ATTRIBUTE_PRIORITY, resolve_identity
+from pipelines.resources import SETTINGS, YiyuSettings
 from pipelines.warehouse import work_db
 
 
@@ -10,13 +11,13 @@ from pipelines.warehouse import work_db
     key=dg.AssetKey(["identity", "child_index"]),
     group_name="identity",
     deps=[dg.AssetKey(["ingested", source]) for source in ATTRIBUTE_PRIORITY],
-    description="Schema identity: record_classes, the child_records view, children and "
-    "linkage_metrics, linked by ID "
-    "number, birth certificate, archive number, then the demographic triple (docs/identity.md).",
+    description="Schema identity: record_classes, the child_records view, children and the "
+    "sources, linked by ID number, birth certificate, archive number, then the demographic "
+    "triple (docs/identity.md).",
     kinds={"duckdb"},
 )
-def child_index(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    with work_db() as con:
+def child_index(context: dg.AssetExecutionContext, settings: YiyuSettings) -> dg.MaterializeResult:
+    with work_db(settings.get()) as con:
         summary = resolve_identity(con)
     context.log.info(
         f"{summary['children']} children from {sum(summary['records'].values())} records "
@@ -32,4 +33,4 @@ def child_index(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     )
 
 
-defs = dg.Definitions(assets=[child_index])
+defs = dg.Definitions(assets=[child_index], resources={"settings": SETTINGS})

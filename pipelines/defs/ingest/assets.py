@@ -4,12 +4,11 @@ import time
 
 import dagster as dg
 
-from pipelines.config import settings
 from pipelines.ingest.freshness import freshness, record_freshness
 from pipelines.ingest.ingest import ingest_source
 from pipelines.ingest.sources import SOURCES, Source
 from pipelines.quality.history import run_of
-from pipelines.quality.run import start_checks
+from pipelines.resources import RESOURCES, QualityResource, YiyuSettings
 from pipelines.warehouse import work_db
 
 
@@ -28,17 +27,28 @@ def ingestion_asset(source: Source) -> dg.AssetsDefinition:
             )
         ],
     )
-    def _ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def _ingest(
+        context: dg.AssetExecutionContext, settings: YiyuSettings, quality: QualityResource
+    ) -> dg.MaterializeResult:
         started = time.perf_counter()
-        source_dir = settings().raw_dir / source.name
+        config = settings.get()
+        source_dir = config.raw_dir / source.name
         fresh = freshness(source, source_dir)
         if not fresh.fresh:
             context.log.warning(f"{source.name} is stale: {fresh.describe()}")
-        with work_db() as con:
-            result = ingest_source(source, source_dir, con, progress=context.log.info)
+        with work_db(config) as con:
+            result = ingest_source(
+                source,
+                source_dir,
+                con,
+                cache_dir=config.cache_dir,
+                key=settings.link_key(),
+                progress=context.log.info,
+            )
             record_freshness(con, run_of(context), source, fresh)
             loaded = int(result.audit["rows_loaded"].sum())
-            start_checks(con, source.name, context.run.run_id, loaded)
+            # GE validates this table on the other core while the run ingests the next source.
+            quality.start_validation(con, source.name, loaded, context.log)
         audit = result.audit
         totals = {
             c: int(audit[c].sum())
@@ -76,4 +86,4 @@ def ingestion_asset(source: Source) -> dg.AssetsDefinition:
     return _ingest
 
 
-defs = dg.Definitions(assets=[ingestion_asset(s) for s in SOURCES.values()])
+defs = dg.Definitions(assets=[ingestion_asset(s) for s in SOURCES.values()], resources=RESOURCES)

@@ -18,6 +18,7 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from dbt.adapters.factory import reset_adapters
 
 from pipelines.marts.dbt import (
     build_target_dir,
@@ -30,6 +31,7 @@ from pipelines.marts.dbt import (
     use_parse_state,
 )
 from pipelines.operations.failpoints import failpoint
+from pipelines.resources import SETTINGS, YiyuSettings
 
 
 class MartsTranslator(DagsterDbtTranslator):
@@ -53,12 +55,16 @@ def failed_nodes(invocation: DbtCliInvocation) -> list[str]:
 
 
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=TRANSLATOR)
-def marts_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-    point_dbt_at_work_db()
+def marts_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, settings: YiyuSettings
+) -> Iterator[Any]:
+    config = settings.get()
+    point_dbt_at_work_db(config)
     target_dir = build_target_dir(context.run.run_id)
-    use_parse_state(target_dir)  # dbt re-parses only what changed since a parse like this one
+    # dbt re-parses only what changed since a parse with the same settings.
+    use_parse_state(target_dir, config)
     invocation = dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test", *dbt_vars_arg()],
+        ["build", "--exclude-resource-type", "unit_test", *dbt_vars_arg(config)],
         context=context,
         target_path=target_dir,
         raise_on_error=False,
@@ -67,7 +73,9 @@ def marts_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
         yield event
         if number == 3:
             failpoint("dbt")  # dbt is mid-build in its own process
-    keep_parse_state(target_dir)
+    keep_parse_state(target_dir, config)
+    # dagster-dbt built a dbt adapter in this process; its connections and lock end here.
+    reset_adapters()
     if not invocation.is_successful():
         failed = failed_nodes(invocation) or ["(no node result: see the dbt log)"]
         raise dg.Failure(
@@ -76,4 +84,6 @@ def marts_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource) -> Ite
         )
 
 
-defs = dg.Definitions(assets=[marts_dbt_assets], resources={"dbt": dbt_resource()})
+defs = dg.Definitions(
+    assets=[marts_dbt_assets], resources={"dbt": dbt_resource(), "settings": SETTINGS}
+)

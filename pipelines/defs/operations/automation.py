@@ -7,6 +7,7 @@ import dagster as dg
 
 from pipelines.defs.operations.jobs import refresh_job
 from pipelines.operations.fingerprint import raw_snapshot
+from pipelines.resources import SETTINGS, YiyuSettings
 
 nightly_refresh = dg.ScheduleDefinition(
     name="nightly_refresh",
@@ -31,9 +32,9 @@ def changed_sources(previous: dict[str, str], current: dict[str, str]) -> set[st
     description="Refreshes the sources whose raw files were added, changed or removed, "
     "and everything downstream of them.",
 )
-def raw_files_sensor(context: dg.SensorEvaluationContext):
+def raw_files_sensor(context: dg.SensorEvaluationContext, settings: YiyuSettings):
     previous = json.loads(context.cursor) if context.cursor else {}
-    current = raw_snapshot()
+    current = raw_snapshot(settings.get().raw_dir)
     sources = changed_sources(previous, current)
     if not sources:
         return dg.SkipReason("no new, changed or removed raw files")
@@ -49,4 +50,6 @@ def raw_files_sensor(context: dg.SensorEvaluationContext):
     )
 
 
-defs = dg.Definitions(schedules=[nightly_refresh], sensors=[raw_files_sensor])
+defs = dg.Definitions(
+    schedules=[nightly_refresh], sensors=[raw_files_sensor], resources={"settings": SETTINGS}
+)

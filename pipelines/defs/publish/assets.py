@@ -4,10 +4,10 @@ import time
 
 import dagster as dg
 
-from pipelines.config import settings
 from pipelines.defs.marts.assets import marts_dbt_assets
 from pipelines.publish.publish import publish
 from pipelines.publish.run_history import record_run
+from pipelines.resources import SETTINGS, YiyuSettings
 from pipelines.warehouse import work_db
 
 
@@ -19,14 +19,17 @@ from pipelines.warehouse import work_db
     description="YIYU_WAREHOUSE_PATH: marts, audit, quarantine, quality history and run history, "
     "published by atomic rename; the last good file stays when anything fails.",
 )
-def published_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def published_warehouse(
+    context: dg.AssetExecutionContext, settings: YiyuSettings
+) -> dg.MaterializeResult:
     started = time.perf_counter()
-    with work_db() as con:
+    config = settings.get()
+    with work_db(config) as con:
         run = record_run(con, context.run_id, context.instance)
-    rows = publish(settings().work_db, settings().warehouse_path, context.run_id)
+    rows = publish(config.work_db, config.warehouse_path, context.run_id)
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(settings().warehouse_path)),
+            "path": dg.MetadataValue.path(str(config.warehouse_path)),
             "tables": len(rows),
             "rows_by_table": dg.MetadataValue.json(rows),
             **{k: v for k, v in run.items() if isinstance(v, int)},
@@ -35,4 +38,4 @@ def published_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResu
     )
 
 
-defs = dg.Definitions(assets=[published_warehouse])
+defs = dg.Definitions(assets=[published_warehouse], resources={"settings": SETTINGS})

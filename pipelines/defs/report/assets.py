@@ -1,10 +1,8 @@
 """The evaluators' report as the last asset of the graph, refreshed after every publish."""
 
-from __future__ import annotations
-
 import dagster as dg
 
-from pipelines.config import settings
+from pipelines.resources import SETTINGS, YiyuSettings
 
 
 @dg.asset(
@@ -12,13 +10,16 @@ from pipelines.config import settings
     deps=[dg.AssetKey("published_warehouse")],
     description="评估报告: self-contained HTML report of the published marts (docs/report.md).",
 )
-def evaluation_report() -> dg.MaterializeResult:
+def evaluation_report(settings: YiyuSettings) -> dg.MaterializeResult:
     from pipelines.report.render import write_report
 
-    out = write_report(settings().warehouse_dir / "report.html")
+    config = settings.get()
+    out = write_report(
+        config.warehouse_dir / "report.html", published=config.warehouse_path, settings=config
+    )
     return dg.MaterializeResult(
         metadata={"path": dg.MetadataValue.path(str(out)), "bytes": out.stat().st_size}
     )
 
 
-defs = dg.Definitions(assets=[evaluation_report])
+defs = dg.Definitions(assets=[evaluation_report], resources={"settings": SETTINGS})
