@@ -80,8 +80,3 @@ class Settings:
 
 def _path(value: str | None, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
-
-
-def settings() -> Settings:
-    """Transitional alias of Settings.from_env() (entry points only)."""
-    return Settings.from_env()
