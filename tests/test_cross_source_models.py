@@ -20,6 +20,8 @@ from tests.fixtures.marts.warehouse import (
     write_fixture,
 )
 
+pytestmark = pytest.mark.slow  # real dbt builds and a refresh
+
 CHECKS = ["qa", "qa_cross_source__linkage_by_source"]
 PUBLISHED = dg.AssetKey("published_warehouse")
 # The fixture's children and their sources: K02 has a birth record only; K09 a check and an

@@ -7,6 +7,7 @@ import time
 
 import dagster as dg
 import duckdb
+import pytest
 
 from pipelines.defs.ingest.assets import ingestion_asset
 from pipelines.ingest.sources import SOURCES
@@ -24,6 +25,7 @@ def _materialise(instance: dg.DagsterInstance) -> dg.AssetCheckEvaluation:
     return evaluation
 
 
+@pytest.mark.slow
 def test_stale_source_warns_then_resolves_when_a_file_lands(yiyu_env):
     folder = yiyu_env / "raw" / "parenting_surveys"
     folder.mkdir()

@@ -45,6 +45,8 @@ from tests.fixtures.marts.warehouse import (
     write_fixture,
 )
 
+pytestmark = pytest.mark.slow  # every test here reads a real dbt build
+
 SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
 
 

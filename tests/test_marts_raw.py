@@ -19,6 +19,8 @@ from tests.test_marts import (
     rows_of,
 )
 
+pytestmark = pytest.mark.slow  # raw files through the whole pipeline
+
 
 def test_raw_delivery_through_the_pipeline_gives_the_hand_worked_indicators(
     yiyu_env: Path, monkeypatch: pytest.MonkeyPatch

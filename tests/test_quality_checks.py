@@ -32,6 +32,8 @@ from tests.test_quality_fixtures import (
     write_table,
 )
 
+pytestmark = pytest.mark.slow  # each test materialises the pipeline through Dagster
+
 ARCHIVES = ["ingested", "health_archives"]
 INSTITUTIONS = ["ingested", "institutions"]
 

@@ -220,6 +220,7 @@ def test_a_retried_check_replaces_its_rows_of_the_run(warehouse):
     assert failing == {"row_count_nonzero"}
 
 
+@pytest.mark.slow
 def test_great_expectations_is_imported_by_its_worker_only():
     """Suites are parsed and frames validated in the worker process (pipelines/quality/ge.py),
     so the refresh's own process never pays GE's import: it stays out of its modules."""
@@ -245,6 +246,7 @@ print(result.success, result.observed, "great_expectations" in sys.modules, sep=
     ]
 
 
+@pytest.mark.slow
 def test_the_worker_ends_when_the_refresh_is_killed():
     """A refresh killed before it stops the worker must not leave it running."""
     probe = """
