@@ -40,9 +40,10 @@ def _text(value: object) -> str | None:
 
 
 def _openpyxl_table(path: Path) -> tuple[list[str], list[tuple]]:
-    """Columns and rows as the reader before gave them: row 1 the header (no text:
-    `column_<n>`; a repeated name keeps its place and takes its last column), `_row` the
-    sheet row, rows without a value left out."""
+    """Columns and rows as the reader gives them: row 1 the header, up to its last cell with
+    text (one before it without text `column_<n>`; a repeated name keeps its place and takes
+    its last column), `_row` the sheet row; rows without a value left out, and rows with a
+    value beyond the header's last column (malformed: quarantined, not read)."""
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         rows = list(book.worksheets[0].iter_rows(values_only=True))
@@ -50,10 +51,13 @@ def _openpyxl_table(path: Path) -> tuple[list[str], list[tuple]]:
         book.close()
     if not rows:
         return ["_row"], []
-    names = [_text(h) or f"column_{i + 1}" for i, h in enumerate(rows[0])]
+    last = max((i for i, h in enumerate(rows[0]) if _text(h)), default=-1)
+    names = [_text(h) or f"column_{i + 1}" for i, h in enumerate(rows[0][: last + 1])]
     column = {name: i for i, name in enumerate(names)}
     table = []
     for number, row in enumerate(rows[1:], start=2):
+        if any(_text(v) is not None for v in row[last + 1 :]):
+            continue
         cells = [_text(row[i]) if i < len(row) else None for i in column.values()]
         if any(cell is not None for cell in cells):
             table.append((number, *cells))
@@ -339,15 +343,16 @@ def test_sheet_layout_reads_as_openpyxl_read_it(tmp_path: Path, build):
 def test_layouts_read_as_they_should(tmp_path: Path):
     _chartsheet_first(tmp_path / "chart.xlsx")
     frame = readers.read_raw(tmp_path / "chart.xlsx", b"").frame
-    assert frame.columns == [
-        "_row", "column_1", "a", "column_4", "2023", "2023-01-05", "True", "column_8", "column_9",
-        "column_10",
-    ]  # fmt: skip
+    # Up to the header's last named column (G); the formatting out to J adds none.
+    assert frame.columns == ["_row", "column_1", "a", "column_4", "2023", "2023-01-05", "True"]
     assert frame.rows()[0][1:5] == (None, "x2", "x3", "1")  # the second `a` wins
     _header_in_row_2(tmp_path / "row2.xlsx")
-    frame = readers.read_raw(tmp_path / "row2.xlsx", b"").frame
-    assert frame.columns == ["_row", "column_1", "column_2"]
-    assert frame.rows() == [(2, "姓名", "性别"), (3, "张三", None)]
+    table = readers.read_raw(tmp_path / "row2.xlsx", b"")
+    # Row 1 names no column: every value is beyond the header, so each row is malformed.
+    assert (table.frame.columns, table.frame.height) == (["_row"], 0)
+    assert table.malformed.rows() == [
+        (n, "a value where the header names no column") for n in (2, 3)
+    ]
 
 
 def test_float_text_is_what_openpyxl_printed(tmp_path: Path):

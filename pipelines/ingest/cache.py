@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.ingest import parse, readers
+from pipelines.ingest import parse, readers, reasons
 from pipelines.ingest.secret import secret_fingerprint
 from pipelines.ingest.sources import Source
 from pipelines.operations.failpoints import failpoint
@@ -27,6 +27,7 @@ from pipelines.operations.failpoints import failpoint
 _CODE_FILES = (
     "cache.py",
     "parse.py",
+    "reasons.py",
     "values.py",
     "idcard.py",
     "sources.py",
@@ -90,16 +91,21 @@ def _parse_into(folder: Path, source: Source, path: Path, data: bytes, key: byte
     tmp.mkdir(parents=True)
     empty_valid = pl.DataFrame(schema=parse.output_schema(source))
     meta = {"file_format": readers.FORMATS[path.suffix.lower()], "encoding": None}
-    quarantine = [pl.DataFrame(schema=parse.QUARANTINE_SCHEMA)]
-    warnings = [pl.DataFrame(schema=parse.WARNING_SCHEMA)]
+    quarantine = [pl.DataFrame(schema=reasons.QUARANTINE_SCHEMA)]
+    warnings = [pl.DataFrame(schema=reasons.WARNING_SCHEMA)]
     rows_read, unknown, reject = 0, [], None
     with _valid_writer(tmp / "valid.parquet", empty_valid.to_arrow().schema) as valid_out:
         try:
             raw = readers.read_raw(path, data)
         except readers.UnreadableFile as exc:
             reject = f"unreadable file: {exc}"
+            unread = readers.unread_rows(path, data)
+            quarantine.append(reasons.unread_rows(unread, reject))
+            rows_read = unread.len()
         else:
             meta.update(file_format=raw.file_format, encoding=raw.encoding)
+            quarantine.append(reasons.malformed_rows(raw.malformed))
+            rows_read = raw.malformed.height
             for start in range(0, max(raw.frame.height, 1), PARSE_CHUNK_ROWS):
                 part = parse.parse_frame(source, raw.frame.slice(start, PARSE_CHUNK_ROWS), key)
                 valid_out.write_table(pl.concat([empty_valid, part.valid]).to_arrow())

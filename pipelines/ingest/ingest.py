@@ -13,9 +13,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.ingest import parse, readers
+from pipelines.ingest import readers, reasons
 from pipelines.ingest.audit import SourceResult, file_audit, write_audit
 from pipelines.ingest.cache import CacheFiller, FileOutcome
+from pipelines.ingest.secret import require_key
 from pipelines.ingest.sources import Source
 from pipelines.ingest.supersede import supersede
 
@@ -60,11 +61,11 @@ def ingest_source(
     rows of the audit tables, replaced in one transaction. Parses are cached under
     `cache_dir` and keyed hashes made with the link secret `key`."""
     today = today or date.today()
-    filler = CacheFiller(source, cache_dir, key)
+    filler = CacheFiller(source, cache_dir, require_key(key))
     outcomes = _read_files(filler, source_dir, progress)
     warnings = pl.concat(
         [
-            pl.DataFrame(schema={**parse.WARNING_SCHEMA, "file": pl.String}),
+            pl.DataFrame(schema={**reasons.WARNING_SCHEMA, "file": pl.String}),
             *(o.warnings.with_columns(file=pl.lit(o.file)) for o in outcomes),
         ]
     ).with_columns(source=pl.lit(source.name))
@@ -75,7 +76,7 @@ def ingest_source(
         future = supersede(con, source, outcomes, today)
         quarantine = pl.concat(
             [
-                pl.DataFrame(schema={**parse.QUARANTINE_SCHEMA, "file": pl.String}),
+                pl.DataFrame(schema={**reasons.QUARANTINE_SCHEMA, "file": pl.String}),
                 *(o.quarantine.with_columns(file=pl.lit(o.file)) for o in outcomes),
                 future,
             ]

@@ -13,34 +13,23 @@ import polars as pl
 from pipelines.ingest import values
 from pipelines.ingest.idcard import id_birth_date, id_sex, with_id18
 from pipelines.ingest.pseudonymise import keyed_hash
-from pipelines.ingest.sources import ALIASES, RANGES, Column, Source
-
-# Kinds whose raw text may be echoed in a message: never personal data.
-_ECHO_KINDS = {"date", "bool", "sex", "int", "float", "enum", "code", "text"}
-_CODE_KINDS = {"enum", "sex"}
-_PERSONAL_KINDS = {"name", "identifier", "id_number"}
-_UNLINKABLE = (
-    "no ID number, birth certificate or archive number, and no complete name + birth date + sex"
+from pipelines.ingest.reasons import (
+    INVALID_STAFF_ID,
+    NO_HEADER,
+    UNLINKABLE,
+    no_warnings,
+    noted_header,
+    problem,
+    warnings,
 )
-_INVALID_STAFF_ID = "id_number: not a valid resident ID number (GB 11643)"
+from pipelines.ingest.sources import ALIASES, Column, Source
+
+_PERSONAL_KINDS = {"name", "identifier", "id_number"}
 # Rows whose distinct values decide how a column is read (`_read`).
 _DISTINCT_SAMPLE = 10_000
 # Parquet columns already of the type a column reads as: taken as they are, not written as
 # text and read back (history files are large and typed).
 _TYPED_INPUT = {"date": pl.Date, "float": pl.Float64}
-
-QUARANTINE_SCHEMA = {
-    "row_number": pl.Int64,
-    "column_name": pl.String,
-    "reason_code": pl.String,
-    "detail": pl.String,
-}
-WARNING_SCHEMA = {
-    "row_number": pl.Int64,
-    "column_name": pl.String,
-    "warning_code": pl.String,
-    "detail": pl.String,
-}
 
 
 @dataclass
@@ -91,7 +80,7 @@ def match_headers(source: Source, headers: list[str]) -> tuple[dict[str, str], l
     for header in headers:
         name = wanted.get(values.header_key(header))
         if name is None or name in found:
-            unknown.append(header)
+            unknown.append(noted_header(header))
         else:
             found[name] = header
     return found, unknown
@@ -155,36 +144,6 @@ def _read(col: Column, raw: pl.Series) -> tuple[pl.Expr, pl.Expr]:
         pl.col(raw.name).replace_strict(distinct, read["text"], default=None).alias(text),
         pl.col(text).replace_strict(typed["text"], typed["typed"], default=None).alias(col.name),
     )
-
-
-def _problem(col: Column, text: pl.Expr, typed: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """Reason code and message for one column, null when the value is fine."""
-    unreadable = "invalid_code" if col.kind in _CODE_KINDS else "unparseable_value"
-    echoed = pl.lit(" '") + text.cast(pl.String) + pl.lit("'")
-    shown = echoed if col.kind in _ECHO_KINDS else pl.lit("")
-    low, high = RANGES.get(col.name, (None, None))
-    outside = pl.lit(False)
-    if low is not None:
-        outside = outside | (typed < low)
-    if high is not None:
-        outside = outside | (typed > high)
-    range_text = f"outside {low}..{high}" if high is not None else f"below {low}"
-    reason = (
-        pl.when(text.is_null() & pl.lit(col.required))
-        .then(pl.lit("missing_required_value"))
-        .when(text.is_not_null() & typed.is_null())
-        .then(pl.lit(unreadable))
-        .when(outside.fill_null(False))
-        .then(pl.lit("out_of_range"))
-    )
-    message = (
-        pl.when(text.is_null())
-        .then(pl.lit(f"{col.name}: required value is empty"))
-        .when(typed.is_null())
-        .then(pl.lit(f"{col.name}: cannot read") + shown)
-        .otherwise(pl.lit(f"{col.name}: {range_text}:") + shown)
-    )
-    return reason, message
 
 
 def _child_identity(source: Source, frame: pl.DataFrame, key: bytes) -> pl.DataFrame:
@@ -252,20 +211,15 @@ def parse_frame(source: Source, raw: pl.DataFrame, key: bytes) -> ParsedFile:
     `_row`) of one file."""
     headers = [h for h in raw.columns if h != "_row"]
     found, unknown = match_headers(source, headers)
-    rows_read = raw.height
+    if not found:  # the first row is no header (a data row, say): none of its cells is noted
+        return _rejected(source, raw, ("no_recognisable_header", "record", NO_HEADER), [])
     missing = [c for c in source.required if c not in found]
     if missing:
         reason = "file lacks required column(s): " + ", ".join(
             f"{c} ({'/'.join(ALIASES.get(c, ()))})" for c in missing
         )
-        quarantine = raw.select(
-            row_number=pl.col("_row"),
-            column_name=pl.lit(", ".join(missing)),
-            reason_code=pl.lit("missing_required_column"),
-            detail=pl.lit(reason),
-        )
-        empty = pl.DataFrame(schema=output_schema(source))
-        return ParsedFile(rows_read, empty, quarantine, _empty_warnings(), unknown, reason)
+        why = ("missing_required_column", ", ".join(missing), reason)
+        return _rejected(source, raw, why, unknown)
 
     texts = raw.select(pl.col("_row"), *(_input(c, raw, found.get(c.name)) for c in source.columns))
     cleaned, typed = zip(*(_read(c, texts[c.name]) for c in source.columns), strict=True)
@@ -274,7 +228,7 @@ def parse_frame(source: Source, raw: pl.DataFrame, key: bytes) -> ParsedFile:
 
     checks: list[tuple[pl.Expr, pl.Expr, str]] = []
     for col in source.columns:
-        reason, message = _problem(col, pl.col(f"_t_{col.name}"), pl.col(col.name))
+        reason, message = problem(source, col, pl.col(f"_t_{col.name}"), pl.col(col.name))
         checks.append((reason, message, col.name))
         if col.name in source.date_columns_after_birth:
             checks.append(
@@ -292,10 +246,10 @@ def parse_frame(source: Source, raw: pl.DataFrame, key: bytes) -> ParsedFile:
             if absent not in frame.collect_schema().names():
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(absent))
         frame = _child_identity(source, frame, key)
-        checks.append((pl.col("_e_link"), pl.lit(_UNLINKABLE), "record"))
+        checks.append((pl.col("_e_link"), pl.lit(UNLINKABLE), "record"))
     if source.name == "staff":
         frame = _staff_identity(frame, key)
-        checks.append((pl.col("_e_id"), pl.lit(_INVALID_STAFF_ID), "id_number"))
+        checks.append((pl.col("_e_id"), pl.lit(INVALID_STAFF_ID), "id_number"))
 
     frame = frame.with_columns(_reason=pl.coalesce(r for r, _, _ in checks)).collect()
     # Column and message only for the quarantined rows: polars would build every message
@@ -310,29 +264,21 @@ def parse_frame(source: Source, raw: pl.DataFrame, key: bytes) -> ParsedFile:
     flags = ["_w_id", "_w_sex"] if source.child_level else []
     # Only the columns kept are filtered (texts and intermediates are not copied).
     good = frame.select(*schema, *flags, "_reason").filter(pl.col("_reason").is_null())
-    warnings = _warnings(good) if source.child_level else _empty_warnings()
+    found_warnings = warnings(good) if source.child_level else no_warnings()
     valid = good.select(pl.col(n).cast(t) for n, t in schema.items())
-    return ParsedFile(rows_read, valid, quarantine, warnings, unknown)
+    return ParsedFile(raw.height, valid, quarantine, found_warnings, unknown)
 
 
-def _warnings(good: pl.DataFrame) -> pl.DataFrame:
-    messages = {
-        "invalid_id_number": "id_number: not a valid resident ID number, dropped",
-        "id_birth_date_mismatch": "id_number: birth date differs from the record's"
-        " (not the child's, e.g. the mother's), dropped",
-        "id_sex_mismatch": "sex: disagrees with the ID number",
-    }
-    parts = [
-        good.filter(pl.col(flag).is_not_null()).select(
-            row_number=pl.col("_row"),
-            column_name=pl.lit(column),
-            warning_code=pl.col(flag),
-            detail=pl.col(flag).replace_strict(messages, return_dtype=pl.String),
-        )
-        for flag, column in (("_w_id", "id_number"), ("_w_sex", "sex"))
-    ]
-    return pl.concat(parts)
-
-
-def _empty_warnings() -> pl.DataFrame:
-    return pl.DataFrame(schema=WARNING_SCHEMA)
+def _rejected(
+    source: Source, raw: pl.DataFrame, why: tuple[str, str, str], unknown: list[str]
+) -> ParsedFile:
+    """Every row of a rejected file quarantined: `why` is (reason code, column, reason)."""
+    code, column, reason = why
+    quarantine = raw.select(
+        row_number=pl.col("_row"),
+        column_name=pl.lit(column),
+        reason_code=pl.lit(code),
+        detail=pl.lit(reason),
+    )
+    empty = pl.DataFrame(schema=output_schema(source))
+    return ParsedFile(raw.height, empty, quarantine, no_warnings(), unknown, reason)

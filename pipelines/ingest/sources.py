@@ -132,6 +132,8 @@ class Source:
     # Child-level sources are linked into the child index (contract section 3).
     child_level: bool = False
     person_level: bool = False
+    # Its rows are about persons (contract section 7): no message ever quotes a value of one.
+    personal_rows: bool = False
     date_columns_after_birth: tuple[str, ...] = field(default=())
     # How often a delivery is expected; longer without one raises a freshness warning.
     expected_every_days: int = 7
@@ -190,6 +192,7 @@ SOURCES: dict[str, Source] = {
             key=("birth_cert_no",),
             child_level=True,
             person_level=True,
+            personal_rows=True,
         ),
         Source(
             "health_archives",
@@ -211,6 +214,7 @@ SOURCES: dict[str, Source] = {
             key=("archive_no",),
             child_level=True,
             person_level=True,
+            personal_rows=True,
             date_columns_after_birth=(
                 "archive_date",
                 "family_doctor_signed_on",
@@ -237,6 +241,7 @@ SOURCES: dict[str, Source] = {
             key=("check_no",),
             child_level=True,
             person_level=True,
+            personal_rows=True,
             date_columns_after_birth=("check_date",),
         ),
         Source(
@@ -258,6 +263,7 @@ SOURCES: dict[str, Source] = {
             key=("enrollment_no",),
             child_level=True,
             person_level=True,
+            personal_rows=True,
             date_columns_after_birth=("enroll_date", "leave_date"),
         ),
         Source(
@@ -295,6 +301,7 @@ SOURCES: dict[str, Source] = {
             key=("id_number", "institution_code", "hired_on"),
             expected_every_days=31,
             person_level=True,
+            personal_rows=True,
         ),
         Source(
             "parenting_surveys",
@@ -307,6 +314,7 @@ SOURCES: dict[str, Source] = {
             ),
             key=("survey_no",),
             expected_every_days=92,
+            personal_rows=True,
         ),
     )
 }

@@ -11,7 +11,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from pipelines.ingest import parse
+from pipelines.ingest import parse, reasons
 from pipelines.ingest.cache import FileOutcome
 from pipelines.ingest.sources import Source
 
@@ -49,7 +49,7 @@ def supersede(
         con.register("_empty", empty.to_arrow())
         con.execute(f"CREATE TABLE {table} AS FROM _empty")
         con.unregister("_empty")
-        return pl.DataFrame(schema={**parse.QUARANTINE_SCHEMA, "file": pl.String})
+        return pl.DataFrame(schema={**reasons.QUARANTINE_SCHEMA, "file": pl.String})
     # One branch per file, its name a constant: no per-row join on the Parquet path (hashing a
     # long string per row costs more than the join itself). Files of equal content share one
     # cache entry; each file's branch reads it as that file's rows.
@@ -94,7 +94,7 @@ def supersede(
         ) > 1"""
     )
     con.unregister("_future")
-    return future.cast({**parse.QUARANTINE_SCHEMA, "file": pl.String})
+    return future.cast({**reasons.QUARANTINE_SCHEMA, "file": pl.String})
 
 
 def _drop_relation(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> None:

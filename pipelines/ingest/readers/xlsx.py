@@ -14,10 +14,16 @@ from xml.etree import ElementTree
 
 import polars as pl
 from openpyxl.reader.workbook import WorkbookParser
-from openpyxl.utils.cell import range_boundaries
+from openpyxl.utils.cell import get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-from pipelines.ingest.readers.table import RawTable, UnreadableFile, with_row_numbers
+from pipelines.ingest.readers.table import (
+    RawTable,
+    UnreadableFile,
+    no_malformed_rows,
+    with_row_numbers,
+    without_empty_rows,
+)
 from pipelines.ingest.readers.xlsx_text import Block, iso_text, sheet_text
 
 # fastexcel warns of every column without a value ("falling back to string"): that is text.
@@ -26,9 +32,7 @@ logging.getLogger("fastexcel.types.dtype").setLevel(logging.ERROR)
 
 def read_xlsx(path: Path) -> RawTable:
     """The first worksheet, each cell the text openpyxl's value gave through `str()`
-    (`_read_xlsx_openpyxl`, the reference); an empty cell null. Row 1 is the header; columns
-    run from A to the last one with a value or, if further, to the sheet's `<dimension>`
-    (openpyxl padded rows to it); a header without text is `column_<n>`."""
+    (`_read_xlsx_openpyxl`, the reference); an empty cell null. Row 1 is the header (`_table`)."""
     import fastexcel
 
     try:
@@ -43,17 +47,35 @@ def read_xlsx(path: Path) -> RawTable:
         return RawTable(with_row_numbers(pl.DataFrame()), "xlsx", None)
     if iso_text(blocks):  # perhaps ISO date cells (t="d", not Excel's): openpyxl parsed them
         return _read_xlsx_openpyxl(path)
-    texts = sheet_text(blocks, layout.date1904)  # row 0 the header; columns "0" (A), "1" (B)...
-    header = texts.row(0, named=True)
-    columns: dict[str, pl.Expr] = {}  # a repeated name keeps its place and its last column
-    for i in range(max([layout.width, *(int(c) + 1 for c in header)])):
+    return _table(sheet_text(blocks, layout.date1904))
+
+
+def _table(texts: pl.DataFrame) -> RawTable:
+    """The sheet as read: `texts` holds its rows (row 0 the header) in columns "0" (A),
+    "1" (B)..., a column without any value possibly absent. Columns run from A to the header's
+    last named one (a header without text is `column_<n>`; a repeated name keeps its place and
+    its last column); a row with a value beyond it is malformed, a row without a value none."""
+    header = texts.row(0, named=True) if texts.height else {}
+    last = max((int(c) for c, text in header.items() if text), default=-1)
+    columns: dict[str, pl.Expr] = {}
+    for i in range(last + 1):
         text = header.get(str(i))
         column = pl.col(str(i)) if str(i) in header else pl.lit(None, pl.String)
         columns[text or f"column_{i + 1}"] = column
-    frame = with_row_numbers(texts.slice(1).select(e.alias(n) for n, e in columns.items()))
-    # Rows with no value at all are Excel formatting, not data.
-    frame = frame.filter(~pl.all_horizontal(pl.exclude("_row").is_null()))
-    return RawTable(frame, "xlsx", None)
+    beyond = [pl.col(c).is_not_null() & (pl.col(c) != "") for c in texts.columns if int(c) > last]
+    body = with_row_numbers(texts.slice(1))
+    malformed = no_malformed_rows()
+    if beyond:
+        outside = pl.any_horizontal(beyond)
+        where = "where the header names no column"
+        if last >= 0:
+            where = f"beyond the header's last column ({get_column_letter(last + 1)})"
+        malformed = body.filter(outside).select(
+            row_number=pl.col("_row"), detail=pl.lit(f"a value {where}")
+        )
+        body = body.filter(~outside)
+    frame = body.select("_row", *(e.alias(n) for n, e in columns.items()))
+    return RawTable(without_empty_rows(frame), "xlsx", None, malformed)
 
 
 @dataclass(frozen=True)
@@ -61,7 +83,6 @@ class _Layout:
     """What openpyxl took from the package besides cells, and calamine does not give."""
 
     sheet: str  # the first worksheet (calamine lists chartsheets as sheets too)
-    width: int  # its declared last column (`<dimension>`), 0 without
     text_header: bool  # its row 1 holds values, text only
     date1904: bool  # the workbook's date system
 
@@ -76,7 +97,7 @@ def _layout(path: Path) -> _Layout:
         parts = set(package.namelist())
         for sheet, rel in book.find_sheets():
             if rel.target in parts and "chartsheet" not in rel.Type:
-                return _Layout(sheet.name, *_sheet_head(package, rel.target), date1904)
+                return _Layout(sheet.name, _text_header(package, rel.target), date1904)
     raise KeyError("no worksheet in the workbook")
 
 
@@ -84,24 +105,20 @@ _TEXT_CELLS = ("s", "inlineStr", "str")  # shared, inline and formula strings
 _HEAD_BYTES = 4096  # fed to the XML parser at a time: the first row is near the start
 
 
-def _sheet_head(package: zipfile.ZipFile, part: str) -> tuple[int, bool]:
-    """The sheet's declared last column (0 if none), and whether its first row is row 1 with
-    a value, text only. Parsed from the start of the sheet's XML up to its first row, as no
-    reader gives either without parsing the whole sheet."""
-    width = 0
+def _text_header(package: zipfile.ZipFile, part: str) -> bool:
+    """Whether the sheet's first row is row 1 with a value, text only. Parsed from the start
+    of the sheet's XML up to its first row, as no reader tells without parsing the sheet."""
     parser = ElementTree.XMLPullParser()
     with package.open(part) as xml:
         while chunk := xml.read(_HEAD_BYTES):
             parser.feed(chunk)
             for _event, element in parser.read_events():
                 tag = _local(element.tag)
-                if tag == "dimension":
-                    width = _last_column(element.get("ref", ""))
-                elif tag == "row":
-                    return width, _text_row_1(element)
-                elif tag == "sheetData":  # no row at all
-                    return width, False
-    return width, False
+                if tag == "row":
+                    return _text_row_1(element)
+                if tag == "sheetData":  # no row at all
+                    return False
+    return False
 
 
 def _text_row_1(row: ElementTree.Element) -> bool:
@@ -114,13 +131,6 @@ def _text_row_1(row: ElementTree.Element) -> bool:
 
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
-
-
-def _last_column(ref: str) -> int:
-    try:
-        return range_boundaries(ref)[2] or 0
-    except ValueError:  # a malformed dimension declares nothing
-        return 0
 
 
 def _has_value(cell: ElementTree.Element) -> bool:
@@ -208,19 +218,18 @@ def _read_xlsx_openpyxl(path: Path) -> RawTable:
         header = next(rows, None)
         if header is None:
             return RawTable(with_row_numbers(pl.DataFrame()), "xlsx", None)
-        names = [_cell_text(h) or f"column_{i + 1}" for i, h in enumerate(header)]
+        names = [_cell_text(h) for h in header]
         body = [[_cell_text(v) for v in row] for row in rows]
     except Exception as exc:
         raise UnreadableFile(f"not a readable XLSX workbook ({type(exc).__name__})") from exc
     finally:
         book.close()
-    width = len(names)
-    columns = {
-        name: [row[i] if i < len(row) else None for row in body] for i, name in enumerate(names)
+    rows = [names, *body]
+    cells = {
+        str(i): [row[i] if i < len(row) else None for row in rows]
+        for i in range(max(map(len, rows)))
     }
-    frame = with_row_numbers(pl.DataFrame(columns, schema={n: pl.String for n in columns}))
-    frame = frame.filter(~pl.all_horizontal(pl.exclude("_row").is_null())) if width else frame
-    return RawTable(frame, "xlsx", None)
+    return _table(pl.DataFrame(cells, schema=dict.fromkeys(cells, pl.String)))
 
 
 def _cell_text(value: object) -> str | None:
