@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-import plotly.offline
 import polars as pl
 import pytest
 from playwright.sync_api import sync_playwright
@@ -19,7 +19,9 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.config import REPO_ROOT
 from pipelines.defs.report import defs, evaluation_report
-from tests.test_report_fixtures import write_published
+from pipelines.report.published import read_published
+from pipelines.report.render import render, write_report
+from tests.test_report_fixtures import indicator_values, settings_for, write_published
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -40,6 +42,21 @@ TARGETS_Q2 = {  # target_code -> (shown value, state), worked from the fixture's
 }
 # 12 trend charts + one street comparison per indicator with a denominator (10 of them).
 CHARTS = 12 + 10
+MAX_BYTES = 1_500_000
+# Pairs of text labels of one chart whose boxes, as the browser draws them, intersect.
+OVERLAPS_JS = """() => {
+  const found = [];
+  for (const svg of document.querySelectorAll('.chart svg')) {
+    const boxes = [...svg.querySelectorAll('text')]
+      .map(t => [t.textContent, t.getBoundingClientRect()])
+      .filter(([, r]) => r.width > 0 && r.height > 0);
+    boxes.forEach(([ta, a], i) => boxes.slice(i + 1).forEach(([tb, b]) => {
+      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+        found.push(`${svg.id}: ${ta} / ${tb}`);
+    }));
+  }
+  return found;
+}"""
 
 
 class _Tables(HTMLParser):
@@ -114,11 +131,20 @@ def _cards(html: str) -> dict[str, dict[str, str]]:
 def report(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     published = write_published(root / "warehouse" / "yiyu.duckdb")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("YIYU_WAREHOUSE_PATH", str(published))
-        result = CliRunner().invoke(app, ["report", "--out", str(root / "report.html")])
+    return write_report(root / "report.html", settings_for(published))
+
+
+def test_yiyu_report_writes_the_report_of_the_configured_warehouse(report, tmp_path, monkeypatch):
+    monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(report.parent / "warehouse" / "yiyu.duckdb"))
+    monkeypatch.setenv("YIYU_TIMEZONE", "Europe/Berlin")
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["report", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    return root / "report.html"
+    assert result.output.strip() == str(out)
+    html = out.read_text(encoding="utf-8")
+    assert _tables(html) == _tables(report.read_text(encoding="utf-8"))
+    assert '<b id="as-of-period">2023Q2</b>' in html
+    assert "最近一次检查 2023-07-02 04:00（Europe/Berlin）" in html
 
 
 def test_scorecard_and_sections(report):
@@ -180,7 +206,6 @@ def test_definition_cards_come_from_the_published_file(report):
 
 
 def test_names_and_units_are_read_from_the_published_file(tmp_path):
-    from pipelines.report.render import write_report
     from tests.test_report_fixtures import indicators
 
     published = write_published(tmp_path / "yiyu.duckdb")
@@ -197,7 +222,7 @@ def test_names_and_units_are_read_from_the_published_file(tmp_path):
     con.register("frame", renamed)
     con.execute("create or replace table marts.indicators as select * from frame")
     con.close()
-    html = write_report(tmp_path / "r.html", published).read_text(encoding="utf-8")
+    html = write_report(tmp_path / "r.html", settings_for(published)).read_text(encoding="utf-8")
     card = {row[0]: row for row in _tables(html)["scorecard-table"][1:]}["科学育儿知识普及率目标"]
     assert card[1:4] == ["<育儿知识>", "≥0.9", "0.9"]  # 133/144 with one decimal
     assert "&lt;育儿知识&gt;" in html and "<育儿知识>" not in html
@@ -217,23 +242,54 @@ def test_published_file_without_indicator_definitions_says_to_refresh(tmp_path, 
     assert result.exit_code == 1 and "marts.indicators" in result.output
 
 
-def test_self_contained_plotly_inlined_once(report):
+def test_self_contained_static_svg_charts(report):
     html = report.read_text(encoding="utf-8")
-    bundle = plotly.offline.get_plotlyjs()
-    assert html.count(bundle) == 1
-    # Outside the bundle (which names URLs in its own code) the page references nothing.
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html.replace(bundle, ""))
-    assert html.count('class="plotly-graph-div"') == CHARTS
+    assert len(html.encode()) <= MAX_BYTES
+    # Nothing to run and nothing to fetch: charts are inline SVG whose labels are text.
+    assert "<script" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert len(re.findall(r'<svg id="(?:trend|street)-chart-\d+"', html)) == CHARTS
     assert html.count('class="definition"') == CHARTS
+    assert re.search(r"<text [^>]*>目标 100\.0%</text>", html)  # the target, in a legend
 
 
-def test_report_without_quality_history_says_so(tmp_path, monkeypatch):
+def test_report_without_quality_history_says_so(tmp_path):
     published = write_published(tmp_path / "yiyu.duckdb", with_quality=False)
-    monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(published))
-    from pipelines.report.render import write_report
-
-    html = write_report(tmp_path / "r.html").read_text(encoding="utf-8")
+    html = write_report(tmp_path / "r.html", settings_for(published)).read_text(encoding="utf-8")
     assert "没有数据质量检查历史" in html and 'id="quality-table"' not in html
+
+
+def test_time_stamps_in_the_configured_zone(tmp_path):
+    data = read_published(write_published(tmp_path / "yiyu.duckdb"))
+    moment = datetime(2023, 7, 1, 2, 0, tzinfo=UTC)
+    html = render(data, {}, 5, "北仑区", generated_at=moment)
+    assert '<span id="generated-at">2023-07-01 10:00（Asia/Shanghai）</span>' in html
+    # The latest check ran at 2023-07-02 02:00 UTC (naive in the file, as stored).
+    assert "最近一次检查 2023-07-02 10:00（Asia/Shanghai）" in html
+    berlin = render(data, {}, 5, "北仑区", generated_at=moment, timezone="Europe/Berlin")
+    assert "2023-07-01 04:00（Europe/Berlin）" in berlin
+    assert "最近一次检查 2023-07-02 04:00（Europe/Berlin）" in berlin
+
+
+def test_a_series_that_skips_a_suppressed_quarter_says_so(tmp_path):
+    # 2023Q1: all but 3 of the district's staff certified: too few to show, the value hides.
+    values = indicator_values().with_columns(
+        numerator=pl.when(
+            (pl.col("indicator_code") == "staff_certification_rate")
+            & (pl.col("period") == "2023Q1")
+            & (pl.col("scope_level") == "district")
+        )
+        .then(pl.col("denominator") - 3)
+        .otherwise(pl.col("numerator"))
+    )
+    published = write_published(tmp_path / "yiyu.duckdb", values=values)
+    html = write_report(tmp_path / "r.html", settings_for(published)).read_text(encoding="utf-8")
+    staff = html[html.index("从业人员持证率 季度趋势</figcaption>") :]
+    staff = staff[: staff.index("</figure>")]
+    assert "注: 2023Q1 的全区数值已抑制（小单元，见方法说明），折线在这些季度中断。" in staff
+    assert re.search(r"<text [^>]*>已抑制</text>", staff)  # marked in the gap itself
+    # The other trends skip nothing and carry no note.
+    assert html.count("折线在这些季度中断。") == 1
 
 
 @dataclass
@@ -245,14 +301,17 @@ class Rendered:
     scorecard_rows: list[tuple[str, str]]  # (row class, row text)
     badges: list[str]
     graphs: int
-    graphs_with_svg: int
+    graphs_drawn: int  # charts with a visible box and text labels
+    labels: int  # text elements in the charts
+    overlaps: list[str]  # "chart id: label / label" for every two labels that intersect
     chart_titles: list[str]
     headings: list[str]
     suppressed_marks: int
 
 
-def render_offline(report: Path, screenshot: Path) -> Rendered:
-    """Open the report from file:// with every other request recorded and refused."""
+def render_offline(report: Path, screenshot: Path, pdf: Path | None = None) -> Rendered:
+    """Open the report from file:// with every other request recorded and refused; print it
+    to `pdf` (A4) when given."""
     assert shutil.which(CHROMIUM), "Debian chromium missing: apt-get install -y chromium"
     url = report.as_uri()
     requests, errors = [], []
@@ -269,10 +328,6 @@ def render_offline(report: Path, screenshot: Path) -> Rendered:
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(url)
-        page.wait_for_function(
-            "[...document.querySelectorAll('.plotly-graph-div')]"
-            ".every(d => d.querySelector('svg.main-svg'))"
-        )
         rows = page.locator("#scorecard-table tbody tr")
         rendered = Rendered(
             requests=requests,
@@ -282,17 +337,21 @@ def render_offline(report: Path, screenshot: Path) -> Rendered:
                 for i in range(rows.count())
             ],
             badges=page.locator("#scorecard-table .badge").all_inner_texts(),
-            graphs=page.locator(".plotly-graph-div").count(),
-            graphs_with_svg=page.evaluate(
-                "[...document.querySelectorAll('.plotly-graph-div')]"
-                ".filter(d => d.querySelector('svg.main-svg g.trace')).length"
+            graphs=page.locator(".chart svg").count(),
+            graphs_drawn=page.evaluate(
+                "[...document.querySelectorAll('.chart svg')].filter(s =>"
+                " s.getBoundingClientRect().height > 100 && s.querySelector('text')).length"
             ),
-            chart_titles=page.locator(".plotly-graph-div .gtitle").all_text_contents(),
+            labels=page.locator(".chart svg text").count(),
+            overlaps=page.evaluate(OVERLAPS_JS),
+            chart_titles=page.locator(".chart-title").all_inner_texts(),
             headings=page.locator("h1, h2").all_inner_texts(),
             suppressed_marks=page.get_by_text("已抑制", exact=True).count(),
         )
         screenshot.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(screenshot), full_page=True)
+        if pdf is not None:
+            page.pdf(path=str(pdf), format="A4", print_background=True)
         browser.close()
     return rendered
 
@@ -305,7 +364,10 @@ def test_renders_offline_in_headless_chromium(report):
     row_class, row_text = shown.scorecard_rows[0]
     assert row_class == "unmet" and "三位一体中心服务辖区建档率达100%" in row_text
     assert sorted(shown.badges) == sorted(state for _, state in TARGETS_Q2.values())
-    assert shown.graphs == shown.graphs_with_svg == CHARTS
+    assert shown.graphs == shown.graphs_drawn == CHARTS
+    # Every chart has tick labels, a legend and value labels; none of them touch.
+    assert shown.labels > CHARTS * 8
+    assert shown.overlaps == []
     assert "婴幼儿健康档案建档率 季度趋势" in shown.chart_titles
     assert any(t.startswith("从业人员持证率 街道对比") for t in shown.chart_titles)
     assert "北仑区普惠托育服务试点" in shown.headings[0]

@@ -1,17 +1,28 @@
-"""`yiyu export`: XLSX with one sheet per table and CSV in UTF-8 with BOM, small cells marked."""
+"""`yiyu export`: XLSX with a 说明 sheet and one sheet per table, CSV in UTF-8 with BOM,
+small cells marked; read back with openpyxl as a spreadsheet user would see them."""
 
 from __future__ import annotations
 
 import csv
+import unicodedata
+from datetime import datetime
 
 import openpyxl
 import polars as pl
 import pytest
+from openpyxl.utils import get_column_letter
 from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.report.exports import write_exports
-from tests.test_report_fixtures import PERIODS, indicator_values, write_published
+from tests.test_report_fixtures import (
+    DEFINITIONS,
+    NAMES,
+    PERIODS,
+    indicator_values,
+    settings_for,
+    write_published,
+)
 
 VALUE_HEADERS = [
     "季度", "参考日", "指标代码", "指标名称", "范围级别", "范围代码", "范围名称",
@@ -34,11 +45,20 @@ CARD_HEADERS = [
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     published = write_published(root / "warehouse" / "yiyu.duckdb")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("YIYU_WAREHOUSE_PATH", str(published))
-        result = CliRunner().invoke(app, ["export", "--out", str(root / "out")])
-    assert result.exit_code == 0, result.output
+    write_exports(root / "out", settings_for(published))
     return root / "out"
+
+
+def test_yiyu_export_writes_the_files_of_the_configured_warehouse(exported, tmp_path, monkeypatch):
+    monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(exported.parent / "warehouse" / "yiyu.duckdb"))
+    result = CliRunner().invoke(app, ["export", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    names = ["评估数据.xlsx", "目标达成.csv", "指标值.csv"]
+    assert result.output.splitlines() == [str(tmp_path / name) for name in names]
+    for name in names[1:]:
+        assert (tmp_path / name).read_bytes() == (exported / name).read_bytes()
+    book = openpyxl.load_workbook(tmp_path / names[0])
+    assert book.sheetnames == ["说明", "目标达成", "指标值"]
 
 
 def _row(rows, period, code, scope):
@@ -48,7 +68,7 @@ def _row(rows, period, code, scope):
 
 def test_xlsx_sheets_headers_values_and_formats(exported):
     book = openpyxl.load_workbook(exported / "评估数据.xlsx")
-    assert book.sheetnames == ["目标达成", "指标值"]
+    assert book.sheetnames == ["说明", "目标达成", "指标值"]
     values = book["指标值"]
     assert [c.value for c in values[1]] == VALUE_HEADERS
     rows = list(values.iter_rows(min_row=2))
@@ -66,7 +86,7 @@ def test_xlsx_sheets_headers_values_and_formats(exported):
     ]  # fmt: skip
     # Enrollment checks have no target: a suppressed row has no state to mark.
     assert _row(plain, "2023Q2", "enrollment_check_rate", "330206004")[7:12] == [
-        "已抑制", "已抑制", "已抑制", None, None,
+        "已抑制", "已抑制", "已抑制", "无数据", "无数据",
     ]  # fmt: skip
     slots = plain.index(_row(plain, "2023Q2", "slots_per_community", "330206"))
     assert plain[slots][9] == pytest.approx(753 / 53) and cells[slots][9].number_format == "0.0"
@@ -102,7 +122,7 @@ def test_text_cells_are_inert(tmp_path):
         .otherwise(pl.col("scope_name"))
     )
     published = write_published(tmp_path / "yiyu.duckdb", values=values)
-    write_exports(tmp_path / "out", published)
+    write_exports(tmp_path / "out", settings_for(published))
     sheet = openpyxl.load_workbook(tmp_path / "out" / "评估数据.xlsx")["指标值"]
     names = [(r[6].value, r[6].data_type) for r in sheet.iter_rows(min_row=2)]
     assert ("=HYPERLINK(1)", "s") in names and all(t == "s" for _, t in names)
@@ -112,3 +132,93 @@ def test_text_cells_are_inert(tmp_path):
     card = list(csv.reader((tmp_path / "out" / "目标达成.csv").read_text("utf-8-sig").splitlines()))
     # The fixture's three-in-one target compares with "=".
     assert {r[5] for r in card if r[1] == "T01"} == {"'="}
+
+
+def _width(text: str) -> int:
+    """Display width as Excel shows it: a wide (CJK) character takes two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _widths(sheet) -> dict[str, float]:
+    """Column letter -> width; openpyxl groups neighbouring columns of one width."""
+    widths = {}
+    for dim in sheet.column_dimensions.values():
+        for col in range(dim.min, dim.max + 1):
+            widths[get_column_letter(col)] = dim.width
+    return widths
+
+
+def _shown(cell) -> str:
+    """The text Excel shows for a cell, by its number format."""
+    if cell.is_date:
+        return f"{cell.value:%Y-%m-%d}"
+    if isinstance(cell.value, str):
+        return cell.value
+    formats = {"0.0%": "{:.1%}", "0": "{:.0f}", "0.0": "{:.1f}"}
+    return formats[cell.number_format].format(cell.value)
+
+
+@pytest.mark.parametrize("name", ["目标达成", "指标值"])
+def test_data_sheets_fit_filter_and_freeze(exported, name):
+    sheet = openpyxl.load_workbook(exported / "评估数据.xlsx")[name]
+    rows = list(sheet.iter_rows())
+    last = get_column_letter(sheet.max_column)
+    assert sheet.auto_filter.ref == f"A1:{last}{len(rows)}"
+    assert sheet.freeze_panes == "A2"
+    widths = _widths(sheet)
+    for column in sheet.iter_cols():
+        letter = column[0].column_letter
+        texts = [_shown(c) for c in column]
+        # As wide as the longest text Excel shows, with room for the filter button.
+        assert max(map(_width, texts)) + 2 <= widths[letter] <= 62, (name, letter)
+    # No blank cell: an empty value reads 无数据.
+    assert all(c.value is not None for row in rows for c in row)
+
+
+def test_wide_columns_fit_codes_and_chinese_targets(exported):
+    book = openpyxl.load_workbook(exported / "评估数据.xlsx")
+    card = _widths(book["目标达成"])
+    # C (目标): "三位一体中心服务辖区建档率达100%" is 14 wide characters and 4 narrow ones.
+    assert card["C"] >= 14 * 2 + 4 and card["F"] < card["C"]
+    values = _widths(book["指标值"])
+    assert values["C"] >= len("provincial_standard_stations")  # C: 指标代码
+
+
+def test_reference_dates_are_date_cells(exported):
+    sheet = openpyxl.load_workbook(exported / "评估数据.xlsx")["指标值"]
+    dates = [row[1] for row in sheet.iter_rows(min_row=2)]
+    assert all(c.is_date and c.number_format == "yyyy-mm-dd" for c in dates)
+    assert {c.value for c in dates} == {datetime(d.year, d.month, d.day) for _, d in PERIODS}
+    text = (exported / "指标值.csv").read_text(encoding="utf-8-sig").splitlines()[1]
+    assert text.split(",")[1] == "2022-12-31"
+
+
+def test_notes_sheet_says_what_the_figures_are(exported):
+    sheet = openpyxl.load_workbook(exported / "评估数据.xlsx")["说明"]
+    rows = [[c for c in row if c.value is not None] for row in sheet.iter_rows()]
+    by_label = {r[0].value: r[1] for r in rows if len(r) == 2}
+    assert rows[0][0].value == "北仑区医育结合评估数据"
+    assert by_label["评估期（截至）"].value == "2023Q2"
+    assert by_label["参考日"].is_date and by_label["参考日"].value == datetime(2023, 6, 30)
+    assert by_label["小单元抑制阈值 k"].value == 5
+    assert "1 至 4 之间的人数" in by_label["已抑制"].value
+    assert "标记为“已抑制”" in by_label["已抑制"].value
+    assert "无目标" in by_label["无数据"].value
+    header = next(i for i, r in enumerate(rows) if r and r[0].value == "指标代码")
+    assert [c.value for c in rows[header]] == [
+        "指标代码", "指标名称", "分子", "分母", "单位", "数据来源", "试点目标", "小单元抑制",
+    ]  # fmt: skip
+    definitions = {r[0].value: [c.value for c in r] for r in rows[header + 1 :]}
+    assert list(definitions) == list(DEFINITIONS)  # the plan's order, one row each
+    for code, (unit, people, _, numerator, denominator, target_zh) in DEFINITIONS.items():
+        row = definitions[code]
+        assert row[1:4] == [NAMES[code], numerator, denominator]
+        assert row[4] == {"ratio": "比率（%）", "count": "计数"}.get(unit, "每社区托位数")
+        assert row[6:] == [target_zh, "是" if people else "否"]
+    assert definitions["staff_certification_rate"][5] == "从业人员、托育机构名录"
+
+
+def test_csv_writes_no_data_for_an_empty_cell(exported):
+    rows = list(csv.reader((exported / "指标值.csv").read_text("utf-8-sig").splitlines()))
+    assert _row(rows, "2023Q2", "enrollment_check_rate", "330206")[10:12] == ["无数据"] * 2
+    assert _row(rows, "2023Q2", "provincial_standard_stations", "330206")[8] == "无数据"

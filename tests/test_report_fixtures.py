@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.config import Settings
 from pipelines.ingest.sources import SOURCES
 
 DISTRICT = ("330206", "北仑区")
@@ -125,6 +126,9 @@ Q2 = {
 }
 # Earlier quarters: numerators scaled by these factors (denominators kept).
 SCALE = {"2022Q4": 0.8, "2023Q1": 0.9, "2023Q2": 1.0}
+SCORECARD_COLUMNS = [
+    "target_code", "target_zh", "indicator_code", "period", "comparator", "target", "value",
+]  # fmt: skip
 # The three-in-one centres serve streets 1 and 2: the target takes the lower filing rate.
 THREE_IN_ONE_STREETS = ("330206001", "330206002")
 
@@ -208,15 +212,7 @@ def scorecard(values: pl.DataFrame) -> pl.DataFrame:
             )
     frame = pl.DataFrame(
         rows,
-        schema=[
-            "target_code",
-            "target_zh",
-            "indicator_code",
-            "period",
-            "comparator",
-            "target",
-            "value",
-        ],
+        schema=SCORECARD_COLUMNS,
         orient="row",
     )
     return frame.with_columns(met=pl.col("value") >= pl.col("target") - 1e-12)
@@ -393,3 +389,8 @@ def write_published(
     con.close()
     tmp.replace(path)
     return path
+
+
+def settings_for(published: Path) -> Settings:
+    """The settings an entry point builds for this published file (contract defaults else)."""
+    return Settings.from_env({"YIYU_WAREHOUSE_PATH": str(published)})

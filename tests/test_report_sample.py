@@ -61,7 +61,8 @@ def test_report_of_the_sample_renders_offline(refreshed):
     for target in scorecard.iter_rows(named=True):
         (row,) = [text for _, text in shown.scorecard_rows if target["target_zh"] in text]
         assert STATES[target["met"]] in row or "已抑制" in row
-    assert shown.graphs == shown.graphs_with_svg == charts
+    assert shown.graphs == shown.graphs_drawn == charts
+    assert shown.overlaps == []
     assert "婴幼儿健康档案建档率 季度趋势" in shown.chart_titles
     assert "一、试点目标达成情况" in shown.headings and "五、数据覆盖与关联质量" in shown.headings
 
@@ -72,7 +73,7 @@ def test_exports_of_the_sample_disclose_no_small_cell(refreshed):
     levels = {"区": "district", "街道": "street"}
 
     def cell(value):
-        return None if value == "已抑制" else value
+        return None if value in ("已抑制", "无数据") else value
 
     published = pl.DataFrame(
         [

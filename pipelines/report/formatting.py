@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"  # contract section 1's default of YIYU_TIMEZONE
 SUPPRESSED = "已抑制"
+NO_DATA = "无数据"  # a cell without a value (no target, no denominator, nothing counted)
 COMPARATORS = {">=": "≥", "≥": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "==": "="}
 SCOPE_LEVELS = {"district": "区", "street": "街道", "community": "社区"}
 # A target's state (its css class) and its label, in the order the report counts them.
-STATES = {"met": "达标", "unmet": "未达标", "suppressed": SUPPRESSED, "nodata": "无数据"}
+STATES = {"met": "达标", "unmet": "未达标", "suppressed": SUPPRESSED, "nodata": NO_DATA}
 
 
 def percent(value: float) -> str:
@@ -44,3 +49,9 @@ def status(met: bool | None, suppressed: bool = False) -> tuple[str, str]:
     """(label, css class) of a target's state."""
     state = "suppressed" if suppressed else "nodata" if met is None else "met" if met else "unmet"
     return STATES[state], state
+
+
+def local_time(moment: datetime, timezone: str = DEFAULT_TIMEZONE) -> str:
+    """A stored moment (naive means UTC, as the project stores them) in the reader's zone."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return f"{aware.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M}"

@@ -11,6 +11,7 @@ from pipelines.report.definitions import Indicators
 from pipelines.report.formatting import (
     SCOPE_LEVELS,
     STATES,
+    SUPPRESSED,
     count,
     figure,
     status,
@@ -131,25 +132,41 @@ def _indicator_target(scorecard: pl.DataFrame, values: pl.DataFrame, code: str) 
 def trend_figures(
     values: pl.DataFrame, scorecard: pl.DataFrame, indicators: Indicators, cards: dict[str, dict]
 ) -> list[dict]:
-    """One chart of the district value per quarter for every indicator, with its card."""
+    """One chart of the district value per quarter for every indicator, with its card and a
+    note naming the quarters its line skips."""
     figures = []
     for i, code in enumerate(indicators.ordered(values["indicator_code"].unique())):
         district = values.filter(
             (pl.col("indicator_code") == code) & (pl.col("scope_level") == "district")
-        )
-        fig = charts.trend(
-            indicators.name(code),
+        ).sort("period")
+        chart = charts.trend(
             district,
             _indicator_target(scorecard, values, code),
             indicators.is_ratio(code),
+            f"trend-chart-{i}",
         )
         figures.append(
             {
-                "chart": Markup(charts.to_div(fig, f"trend-{i}")),
+                "id": f"trend-{i}",
+                "title": f"{indicators.name(code)} 季度趋势",
+                "chart": Markup(chart),
                 "card": cards.get(code) or _no_card(code),
+                "note": _gap_note(district),
             }
         )
     return figures
+
+
+def _gap_note(district: pl.DataFrame) -> str | None:
+    """Which quarters the district line skips, and why."""
+    hidden = district.filter(pl.col("value_suppressed"))["period"].to_list()
+    empty = district.filter(~pl.col("value_suppressed") & pl.col("value").is_null())
+    notes = []
+    if hidden:
+        notes.append(f"{'、'.join(hidden)} 的全区数值{SUPPRESSED}（小单元，见方法说明）")
+    if not empty.is_empty():
+        notes.append(f"{'、'.join(empty['period'].to_list())} 无数据")
+    return f"注: {'；'.join(notes)}，折线在这些季度中断。" if notes else None
 
 
 def street_figures(
@@ -171,11 +188,20 @@ def street_figures(
         district = district_rows[0] if district_rows else None
         target = float(district["target"]) if district and district["target"] is not None else None
         ratio = indicators.is_ratio(code)
-        fig = charts.street_comparison(indicators.name(code), in_streets, district, target, ratio)
+        chart = charts.street_comparison(in_streets, district, target, ratio, f"street-chart-{i}")
+        hidden = in_streets.filter(pl.col("value_suppressed")).sort("scope_code")
         figures.append(
             {
-                "chart": Markup(charts.to_div(fig, f"street-{i}")),
+                "id": f"street-{i}",
+                "title": f"{indicators.name(code)} 街道对比（{period}）",
+                "chart": Markup(chart),
                 "card": cards.get(code) or _no_card(code),
+                "note": (
+                    f"注: {'、'.join(hidden['scope_name'].to_list())} 的数值{SUPPRESSED}"
+                    "（小单元），不画柱。"
+                    if not hidden.is_empty()
+                    else None
+                ),
                 "rows": [
                     [
                         f"{SCOPE_LEVELS.get(r['scope_level'], '')} {r['scope_name']}",

@@ -6,9 +6,14 @@ from __future__ import annotations
 import polars as pl
 
 from pipelines.ingest.sources import SOURCES
-from pipelines.report.formatting import SCOPE_LEVELS, figure
+from pipelines.report.formatting import DEFAULT_TIMEZONE, local_time
 from pipelines.report.published import Published
-from pipelines.report.submissions import latest_vintages, revisions
+from pipelines.report.revisions import revision_rows, revisions
+from pipelines.report.submissions import (
+    REVISION_HEADERS,
+    VINTAGE_HEADERS,
+    vintage_rows,
+)
 
 _LINKAGE_HEADERS = (
     ("source", "来源"),
@@ -80,7 +85,7 @@ def coverage_section(data: Published) -> dict:
     return {"sources": sources, "reasons": reasons, "linkage": linkage}
 
 
-def quality_section(checks: pl.DataFrame | None) -> dict | None:
+def quality_section(checks: pl.DataFrame | None, timezone: str = DEFAULT_TIMEZONE) -> dict | None:
     """The latest result of every check and those that changed state; None without history."""
     if checks is None or checks.is_empty():
         return None
@@ -88,7 +93,7 @@ def quality_section(checks: pl.DataFrame | None) -> dict | None:
     last = checks.sort("run_started_at", "run_id").group_by("dataset", "check_name").last()
     listed = last.filter(pl.col("status_change").is_in(list(_CHANGE_LABELS)))
     return {
-        "last_run": f"{checks['run_started_at'].max():%Y-%m-%d %H:%M}",
+        "last_run": local_time(checks["run_started_at"].max(), timezone),
         "total": last.height,
         "failing": last.filter(~pl.col("passed")).height,
         "rows": [
@@ -104,40 +109,13 @@ def quality_section(checks: pl.DataFrame | None) -> dict | None:
     }
 
 
-def submission_section(data: Published, vintages: dict[str, pl.DataFrame], k: int) -> dict:
-    """The latest vintage of each submitted period and every figure revised since."""
-    latest = latest_vintages(vintages)
-    if latest.is_empty():
-        return {"vintages": [], "revisions": []}
-    indicators = data.indicators
-    revised = revisions(data, vintages, k)
+def submission_section(
+    data: Published, vintages: dict[str, pl.DataFrame], k: int, timezone: str = DEFAULT_TIMEZONE
+) -> dict:
+    """Every version of each submitted quarter and every figure revised since."""
     return {
-        "vintages": [
-            [
-                r["period"],
-                str(r["version"]),
-                f"{r['submitted_at']:%Y-%m-%d %H:%M}",
-                str(r["period_end"]),
-            ]
-            for r in latest.iter_rows(named=True)
-        ],
-        "revisions": [
-            [
-                r["period"],
-                indicators.name(r["indicator_code"]),
-                f"{SCOPE_LEVELS.get(r['scope_level'], '')} {r['scope_name'] or ''}",
-                figure(
-                    r["submitted_value"],
-                    indicators.is_ratio(r["indicator_code"]),
-                    bool(r["submitted_suppressed"]),
-                ),
-                figure(
-                    r["current_value"],
-                    indicators.is_ratio(r["indicator_code"]),
-                    bool(r["current_suppressed"]),
-                ),
-                r["reason"],
-            ]
-            for r in revised.iter_rows(named=True)
-        ],
+        "vintages": vintage_rows(vintages, timezone),
+        "vintage_headers": VINTAGE_HEADERS,
+        "revisions": revision_rows(data, revisions(data, vintages, k)) if vintages else [],
+        "revision_headers": REVISION_HEADERS,
     }

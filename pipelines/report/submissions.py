@@ -1,23 +1,24 @@
 """Frozen quarterly submissions (报送): vintages that survive every later refresh.
 
 A submission copies the unsuppressed mart figures of one period, and the list of delivered
-files at that moment, into `<warehouse dir>/submissions.duckdb`, a file the refresh never
-touches. Vintages are only ever inserted: submitting a period again adds a new version and
-leaves the earlier ones as they were. The report compares the latest version of each period
-with the current marts and explains every revision.
+files at that moment, into `submissions.duckdb` beside the published file, a file the
+refresh never touches. Vintages are only ever inserted: submitting a period again adds a new
+version and leaves the earlier ones as they were, unless its figures are those of its last
+version, when nothing is written. `revisions.py` compares the versions and the current marts.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from pipelines.config import Settings
-from pipelines.ingest.sources import SOURCES
+from pipelines.report.formatting import DEFAULT_TIMEZONE, local_time
 from pipelines.report.published import Published, read_published
+from pipelines.report.revisions import revision_rows, revisions
 
 _SCHEMA = """
 create table if not exists vintages (
@@ -25,30 +26,51 @@ create table if not exists vintages (
     submitted_at timestamp not null, period_end date, published_file varchar
 );
 """
-_KEY = ["indicator_code", "scope_level", "scope_code", "period"]
+# Frozen tables whose rows make a version's figures (the files only explain revisions).
+_FIGURES = ("vintage_indicator_values", "vintage_scorecard")
+VINTAGE_HEADERS = ["季度", "版本", "报送时间", "报送时参考日", "状态"]
+REVISION_HEADERS = ["季度", "比较", "指标", "范围", "修订前", "修订后", "原因"]
 
 
-def submissions_path(published: Path | None = None) -> Path:
-    """Beside the published file (by default the one `YIYU_WAREHOUSE_PATH` names)."""
-    return (published or Settings.from_env().warehouse_path).parent / "submissions.duckdb"
+@dataclass(frozen=True)
+class Submitted:
+    """What `submit` did: a new version, or nothing when the figures were unchanged."""
+
+    period: str
+    version: int  # the new version, or the unchanged one
+    unchanged: bool
+    store: Path
+
+    @property
+    def message(self) -> str:
+        if self.unchanged:
+            return f"{self.period} unchanged since version {self.version}: nothing written"
+        return f"{self.period} submitted as version {self.version} in {self.store}"
 
 
-def submit(period: str, published: Path | None = None, store: Path | None = None) -> int:
-    """Freeze `period` of the published marts as a new vintage; returns its version number."""
-    published = published or Settings.from_env().warehouse_path
+def submissions_path(published: Path) -> Path:
+    """Beside the published file."""
+    return published.parent / "submissions.duckdb"
+
+
+def submit(
+    period: str, published: Path, store: Path | None = None, at: datetime | None = None
+) -> Submitted:
+    """Freeze `period` of the published marts as a new vintage submitted `at` (UTC; now by
+    default), unless its figures equal its last version's."""
     data = read_published(published)
     values = data.indicator_values.filter(pl.col("period") == period)
     if values.is_empty():
         raise ValueError(f"period {period} is not in the published marts")
-    scorecard = data.scorecard.filter(pl.col("period") == period)
-    files = (
-        data.file_audit.select("source", "file", "content_sha256")
-        if data.file_audit is not None
-        else pl.DataFrame(
-            schema={"source": pl.String, "file": pl.String, "content_sha256": pl.String}
-        )
-    )
+    frames = {
+        "vintage_indicator_values": values,
+        "vintage_scorecard": data.scorecard.filter(pl.col("period") == period),
+        "vintage_files": _files(data),
+    }
     store = store or submissions_path(published)
+    last = _unchanged_version(store, period, frames)
+    if last is not None:
+        return Submitted(period, last, True, store)
     store.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(store))
     try:
@@ -59,15 +81,12 @@ def submit(period: str, published: Path | None = None, store: Path | None = None
             " coalesce(max(version) filter (where period = ?), 0) + 1 from vintages",
             [period],
         ).fetchall()[0]
+        submitted_at = (at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
         con.execute(
             "insert into vintages values (?, ?, ?, ?, ?, ?)",
-            [vintage_id, period, version, datetime.now(), values["period_end"][0], str(data.path)],
+            [vintage_id, period, version, submitted_at, values["period_end"][0], str(data.path)],
         )
-        for table, frame in (
-            ("vintage_indicator_values", values),
-            ("vintage_scorecard", scorecard),
-            ("vintage_files", files),
-        ):
+        for table, frame in frames.items():
             tagged = frame.with_columns(vintage_id=pl.lit(vintage_id, pl.Int32))
             con.register("frame", tagged)
             con.execute(f"create table if not exists {table} as select * from frame limit 0")
@@ -76,7 +95,45 @@ def submit(period: str, published: Path | None = None, store: Path | None = None
         con.execute("commit")
     finally:
         con.close()
-    return version
+    return Submitted(period, version, False, store)
+
+
+def _files(data: Published) -> pl.DataFrame:
+    if data.file_audit is not None:
+        return data.file_audit.select("source", "file", "content_sha256")
+    return pl.DataFrame(
+        schema={"source": pl.String, "file": pl.String, "content_sha256": pl.String}
+    )
+
+
+def _unchanged_version(store: Path, period: str, frames: dict[str, pl.DataFrame]) -> int | None:
+    """The last version of `period` when its frozen figures are row for row those given."""
+    if not store.exists():
+        return None
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        last = con.execute(
+            "select vintage_id, version from vintages where period = ?"
+            " order by version desc limit 1",
+            [period],
+        ).fetchall()
+        if not last:
+            return None
+        vintage_id, version = last[0]
+        for table in _FIGURES:
+            con.register("frame", frames[table])
+            columns = ", ".join(f'"{c}"' for c in frames[table].columns)
+            frozen = f"select {columns} from {table} where vintage_id = {int(vintage_id)}"
+            differing = con.execute(
+                f"select count(*) from ((select {columns} from frame except all {frozen})"
+                f" union all ({frozen} except all select {columns} from frame))"
+            ).fetchall()[0][0]
+            con.unregister("frame")
+            if differing:
+                return None
+        return version
+    finally:
+        con.close()
 
 
 def read_vintages(store: Path) -> dict[str, pl.DataFrame]:
@@ -93,135 +150,46 @@ def read_vintages(store: Path) -> dict[str, pl.DataFrame]:
         con.close()
 
 
-def latest_vintages(vintages: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """The latest version of each submitted period."""
+def vintage_rows(
+    vintages: dict[str, pl.DataFrame], timezone: str = DEFAULT_TIMEZONE
+) -> list[list[str]]:
+    """Every version of every submitted quarter, submission times in `timezone`."""
     if not vintages:
-        return pl.DataFrame()
-    return vintages["vintages"].sort("version").group_by("period").last().sort("period")
-
-
-def revisions(data: Published, vintages: dict[str, pl.DataFrame], k: int) -> pl.DataFrame:
-    """Submitted figures that later data changed: submitted and current value, and why.
-
-    Both sides are suppressed on their own tables, so the revision table shows nothing the
-    published tables hide. Values only (no counts); and where the revision moved a count of
-    people by 1 to k-1, the submitted value is hidden too, as with the current denominator it
-    would give that small count back.
-    """
-    people = data.indicators.people
+        return []
+    table = vintages["vintages"].sort("period", "version")
+    latest = table.group_by("period").agg(pl.col("version").max().alias("latest"))
     rows = []
-    for vintage in latest_vintages(vintages).iter_rows(named=True):
-        vid = vintage["vintage_id"]
-        frozen = (
-            vintages["vintage_indicator_values"]
-            .filter(pl.col("vintage_id") == vid)
-            .drop("vintage_id")
+    for r in table.join(latest, on="period").sort("period", "version").iter_rows(named=True):
+        later = r["version"] + 1
+        rows.append(
+            [
+                r["period"],
+                str(r["version"]),
+                local_time(r["submitted_at"], timezone),
+                str(r["period_end"]),
+                "最新" if r["version"] == r["latest"] else f"已由版本 {later} 更正",
+            ]
         )
-        current = data.indicator_values.filter(pl.col("period") == vintage["period"])
-        changed = _changed_cells(frozen, current, k, people)
-        if changed.is_empty():
-            continue
-        frozen_shown = _shown_values(data, frozen, k, "submitted")
-        current_shown = _shown_values(data, current, k, "current")
-        files = vintages["vintage_files"].filter(pl.col("vintage_id") == vid)
-        table = changed.join(frozen_shown, on=_KEY, how="left").join(
-            current_shown, on=_KEY, how="left"
-        )
-        table = table.with_columns(
-            submitted_suppressed=pl.col("submitted_suppressed") | pl.col("small_change"),
-            submitted_value=pl.when(pl.col("small_change"))
-            .then(None)
-            .otherwise(pl.col("submitted_value")),
-        ).drop("small_change")
-        for row in table.iter_rows(named=True):
-            rows.append(
-                {
-                    **row,
-                    "version": vintage["version"],
-                    "submitted_at": vintage["submitted_at"],
-                    "reason": _reason(
-                        data.indicators.sources(row["indicator_code"]),
-                        vintage,
-                        current,
-                        files,
-                        data.file_audit,
-                    ),
-                }
-            )
-    return pl.DataFrame(rows) if rows else pl.DataFrame()
+    return rows
 
 
-def _changed_cells(
-    frozen: pl.DataFrame, current: pl.DataFrame, k: int, people: frozenset[str]
-) -> pl.DataFrame:
-    """Keys of the district and street cells that differ, and whether a count of people
-    moved by 1 to k-1."""
-    cols = ["numerator", "denominator", "value"]
-    joined = frozen.select(*_KEY, "scope_name", *cols).join(
-        current.select(*_KEY, "scope_name", *cols),
-        on=_KEY,
-        how="full",
-        coalesce=True,
-        suffix="_now",
-    )
-    differs = pl.any_horizontal(
-        *[pl.col(c).cast(pl.Float64).ne_missing(pl.col(f"{c}_now").cast(pl.Float64)) for c in cols]
-    )
-    small = pl.any_horizontal(
-        *[(pl.col(c) - pl.col(f"{c}_now")).abs().is_between(1, k - 1) for c in cols[:2]]
-    ).fill_null(False) & pl.col("indicator_code").is_in(list(people))
-    return (
-        joined.filter(pl.col("scope_level").is_in(["district", "street"]) & differs)
-        .select(
-            *_KEY,
-            pl.coalesce("scope_name", "scope_name_now").alias("scope_name"),
-            small.alias("small_change"),
-        )
-        .sort(_KEY)
-    )
-
-
-def _shown_values(data: Published, values: pl.DataFrame, k: int, side: str) -> pl.DataFrame:
-    return data.protected_values(k, values).select(
-        *_KEY,
-        pl.col("value").alias(f"{side}_value"),
-        pl.col("value_suppressed").alias(f"{side}_suppressed"),
-    )
-
-
-def _reason(
-    feeds: tuple[str, ...],
-    vintage: dict,
-    current: pl.DataFrame,
-    frozen_files: pl.DataFrame,
-    file_audit: pl.DataFrame | None,
+def list_submissions(
+    published: Path, k: int, timezone: str = DEFAULT_TIMEZONE, store: Path | None = None
 ) -> str:
-    reasons = []
-    period_end_now = current["period_end"][0] if not current.is_empty() else None
-    if period_end_now is not None and period_end_now != vintage["period_end"]:
-        reasons.append(
-            f"参考日由 {vintage['period_end']} 变为 {period_end_now}（报送时本季度尚未结束）"
-        )
-    if file_audit is not None:
-        now = file_audit.filter(pl.col("source").is_in(feeds)).select(
-            "source", "file", "content_sha256"
-        )
-        known = frozen_files.select("source", "file", "content_sha256")
-        new = now.join(known, on=["source", "file"], how="anti")
-        replaced = now.join(known, on=["source", "file"], how="inner", suffix="_then").filter(
-            pl.col("content_sha256") != pl.col("content_sha256_then")
-        )
-        if new.height:
-            reasons.append(f"数据更新: {new.height} 个文件在报送后到达（{_by_source(new)}）")
-        if replaced.height:
-            reasons.append(
-                f"数据更正: {replaced.height} 个文件在报送后被替换（{_by_source(replaced)}）"
-            )
-    return "；".join(reasons) or "报送后无相关新文件：登记信息或计算口径更正"
+    """`yiyu submissions`: every vintage and every revision, as the report shows them."""
+    store = store or submissions_path(published)
+    vintages = read_vintages(store)
+    if not vintages:
+        return f"no submission yet in {store} (yiyu submit --period 2023Q2)"
+    data = read_published(published)
+    lines = [f"{store} ({timezone})", _line(VINTAGE_HEADERS)]
+    lines += [_line(row) for row in vintage_rows(vintages, timezone)]
+    revised = revision_rows(data, revisions(data, vintages, k))
+    lines += ["", f"修订 {len(revised)} 处（小单元已抑制，k = {k}）"]
+    if revised:
+        lines += [_line(REVISION_HEADERS)] + [_line(row) for row in revised]
+    return "\n".join(lines)
 
 
-def _by_source(files: pl.DataFrame) -> str:
-    counts = files.group_by("source").len().sort("source")
-    return "、".join(
-        f"{SOURCES[s].label_zh if s in SOURCES else s} {n}" for s, n in counts.iter_rows()
-    )
+def _line(cells: list[str]) -> str:
+    return " | ".join(cells)
