@@ -40,6 +40,8 @@ CARD_HEADERS = [
     "是否达标",
 ]
 
+SHEETS = ["说明", "目标达成", "指标值", "街道评估", "街道排名"]
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
@@ -53,12 +55,12 @@ def test_yiyu_export_writes_the_files_of_the_configured_warehouse(exported, tmp_
     monkeypatch.setenv("YIYU_WAREHOUSE_PATH", str(exported.parent / "warehouse" / "yiyu.duckdb"))
     result = CliRunner().invoke(app, ["export", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    names = ["评估数据.xlsx", "目标达成.csv", "指标值.csv"]
+    names = ["评估数据.xlsx", "目标达成.csv", "指标值.csv", "街道评估.csv", "街道排名.csv"]
     assert result.output.splitlines() == [str(tmp_path / name) for name in names]
     for name in names[1:]:
         assert (tmp_path / name).read_bytes() == (exported / name).read_bytes()
     book = openpyxl.load_workbook(tmp_path / names[0])
-    assert book.sheetnames == ["说明", "目标达成", "指标值"]
+    assert book.sheetnames == SHEETS
 
 
 def _row(rows, period, code, scope):
@@ -68,7 +70,7 @@ def _row(rows, period, code, scope):
 
 def test_xlsx_sheets_headers_values_and_formats(exported):
     book = openpyxl.load_workbook(exported / "评估数据.xlsx")
-    assert book.sheetnames == ["说明", "目标达成", "指标值"]
+    assert book.sheetnames == SHEETS
     values = book["指标值"]
     assert [c.value for c in values[1]] == VALUE_HEADERS
     rows = list(values.iter_rows(min_row=2))
@@ -158,7 +160,7 @@ def _shown(cell) -> str:
     return formats[cell.number_format].format(cell.value)
 
 
-@pytest.mark.parametrize("name", ["目标达成", "指标值"])
+@pytest.mark.parametrize("name", SHEETS[1:])
 def test_data_sheets_fit_filter_and_freeze(exported, name):
     sheet = openpyxl.load_workbook(exported / "评估数据.xlsx")[name]
     rows = list(sheet.iter_rows())
@@ -222,3 +224,40 @@ def test_csv_writes_no_data_for_an_empty_cell(exported):
     rows = list(csv.reader((exported / "指标值.csv").read_text("utf-8-sig").splitlines()))
     assert _row(rows, "2023Q2", "enrollment_check_rate", "330206")[10:12] == ["无数据"] * 2
     assert _row(rows, "2023Q2", "provincial_standard_stations", "330206")[8] == "无数据"
+
+
+def test_street_sheets_carry_the_assessment_and_the_ranking_suppressed(exported):
+    book = openpyxl.load_workbook(exported / "评估数据.xlsx")
+    header, *rows = [[c.value for c in r] for r in book["街道评估"].iter_rows()]
+    assert header == [
+        "季度", "街道代码", "街道名称", "目标代码", "指标代码", "指标", "数值", "目标值",
+        "是否达标", "基线（首个季度）", "较基线变化",
+    ]  # fmt: skip
+    by_key = {(r[0], r[1], r[4]): r for r in rows}
+    # 新碶's staff: 40/50 in 2023Q2, 32/50 in 2022Q4.
+    assert by_key[("2023Q2", "330206001", "staff_certification_rate")][6:] == [
+        pytest.approx(0.8), pytest.approx(0.8), "是", pytest.approx(0.64), pytest.approx(0.16),
+    ]  # fmt: skip
+    # 大碶's staff: 3 of 4 (2 of 4 at first): value, state, baseline and change hidden.
+    assert by_key[("2023Q2", "330206002", "staff_certification_rate")][6:] == [
+        "已抑制", pytest.approx(0.8), "已抑制", "已抑制", "已抑制",
+    ]  # fmt: skip
+    # No filing target where no three-in-one centre serves (霞浦 330206003).
+    assert ("2023Q2", "330206003", "record_filing_rate") not in by_key
+    assert len(rows) == 3 * (8 + 8 + 7 + 7)
+    header, *ranking = [[c.value for c in r] for r in book["街道排名"].iter_rows()]
+    assert header[:5] == ["季度", "排名", "街道代码", "街道名称", "适用目标数"]
+    q2 = [r for r in ranking if r[0] == "2023Q2"]
+    assert [r[1:5] for r in q2] == [
+        [1, "330206001", "新碶街道", 8],
+        [2, "330206002", "大碶街道", 8],
+        [3, "330206004", "柴桥街道", 7],
+        [4, "330206003", "霞浦街道", 7],
+    ]
+    # 新碶: +19.0, +19.0, +16.7 (50/3), 0, 0, +16.0, +18.0 points over its 7 ratio targets.
+    assert (
+        q2[0][5:] == [7, pytest.approx((19 + 19 + 50 / 3 + 16 + 18) / 7)]
+        and q2[1][5:] == ["已抑制"] * 2
+    )
+    notes = {r[0].value: r[1].value for r in book["说明"].iter_rows() if r[1].value is not None}
+    assert "首个评估季度" in notes["街道评估"]

@@ -210,11 +210,7 @@ def scorecard(values: pl.DataFrame) -> pl.DataFrame:
             rows.append(
                 (f"T{i:02d}", f"{NAMES[code]}目标", code, period, comparator, target, value)
             )
-    frame = pl.DataFrame(
-        rows,
-        schema=SCORECARD_COLUMNS,
-        orient="row",
-    )
+    frame = pl.DataFrame(rows, schema=SCORECARD_COLUMNS, orient="row")
     return frame.with_columns(met=pl.col("value") >= pl.col("target") - 1e-12)
 
 
@@ -360,10 +356,10 @@ def write_published(
     audit: pl.DataFrame | None = None,
     with_quality: bool = True,
     with_indicators: bool = True,
+    with_streets: bool = True,
 ) -> Path:
     """Write a published file like the refresh does: a finished copy renamed into place.
-
-    `with_indicators=False` writes a file as versions before `marts.indicators` did."""
+    `with_indicators` / `with_streets` False: as versions before those marts did."""
     values = indicator_values() if values is None else values
     tables = {
         "marts.indicator_values": values,
@@ -372,6 +368,10 @@ def write_published(
         "audit.file_audit": file_audit() if audit is None else audit,
         "audit.quarantine": quarantine(),
     }
+    if with_streets:  # the builders' module imports this one
+        from tests.test_report_streets import street_tables
+
+        tables |= street_tables(values)
     if with_quality:
         tables["quality.check_results"] = check_results()
     if with_indicators:

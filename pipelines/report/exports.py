@@ -1,6 +1,7 @@
-"""Exports for evaluators: the scorecard and the indicator values as XLSX and CSV.
+"""Exports for evaluators: the scorecard, the indicator values and the street assessment and
+ranking as XLSX and CSV.
 
-Both tables are the suppressed ones the report shows. XLSX keeps numbers as numbers (ratios
+Every table is the suppressed one the report shows. XLSX keeps numbers as numbers (ratios
 with a % number format) and dates as dates, and explains itself on its `说明` sheet
 (`workbook.py`); CSV (UTF-8 with BOM, so Excel on Chinese Windows reads it) writes every
 cell as the report text. A suppressed cell reads `已抑制` and a cell without a value `无数据`
@@ -20,7 +21,16 @@ from pipelines.config import Settings
 from pipelines.report.definitions import Indicators
 from pipelines.report.formatting import COMPARATORS, DEFAULT_TIMEZONE, SCOPE_LEVELS, local_time
 from pipelines.report.published import Published, read_published
-from pipelines.report.workbook import AsOf, Cell, Column, Table, grid, text, write_workbook
+from pipelines.report.workbook import (
+    STREETS,
+    AsOf,
+    Cell,
+    Column,
+    Table,
+    grid,
+    text,
+    write_workbook,
+)
 
 WORKBOOK = "评估数据.xlsx"
 
@@ -76,16 +86,59 @@ def _value_columns(ind: Indicators) -> list[Column]:
     ]
 
 
+def _assessment_columns(ind: Indicators) -> list[Column]:
+    def fig(r: dict, column: str, suppressed: bool) -> Cell:
+        return _figure_cell(ind.is_ratio(r["indicator_code"]), r[column], suppressed)
+
+    return [
+        ("季度", lambda r: text(r["period"])),
+        ("街道代码", lambda r: text(r["street_code"])),
+        ("街道名称", lambda r: text(r["street_name"])),
+        ("目标代码", lambda r: text(r["target_code"])),
+        ("指标代码", lambda r: text(r["indicator_code"])),
+        ("指标", lambda r: text(ind.name(r["indicator_code"]))),
+        ("数值", lambda r: fig(r, "value", r["value_suppressed"])),
+        ("目标值", lambda r: fig(r, "target", False)),
+        ("是否达标", lambda r: _met_cell(r["met"], r["value_suppressed"])),
+        ("基线（首个季度）", lambda r: fig(r, "baseline_value", r["baseline_suppressed"])),
+        ("较基线变化", lambda r: fig(r, "change", r["change_suppressed"])),
+    ]
+
+
+def _ranking_columns() -> list[Column]:
+    return [
+        ("季度", lambda r: text(r["period"])),
+        ("排名", lambda r: Cell(r["rank"], "int")),
+        ("街道代码", lambda r: text(r["street_code"])),
+        ("街道名称", lambda r: text(r["street_name"])),
+        ("适用目标数", lambda r: Cell(r["targets_applicable"], "int")),
+        ("达标数", lambda r: Cell(r["targets_met"], "int", r["targets_met_suppressed"])),
+        (
+            "比率目标平均变化（百分点）",
+            lambda r: Cell(r["mean_change_pp"], "num", r["mean_change_suppressed"]),
+        ),
+    ]
+
+
 def export_tables(data: Published, k: int) -> dict[str, Table]:
     """Sheet name -> (columns, suppressed rows) of every data table exported."""
     scorecard = data.protected_scorecard(k).sort("period", "target_code")
     values = data.protected_values(k).sort(
         "period", "indicator_code", pl.col("scope_level") != "district", "scope_code"
     )
-    return {
+    tables = {
         "目标达成": (_scorecard_columns(data.indicators), scorecard),
         "指标值": (_value_columns(data.indicators), values),
     }
+    streets = data.protected_streets(k)
+    if streets is not None:
+        assessment, ranking = streets
+        tables[STREETS] = (
+            _assessment_columns(data.indicators),
+            assessment.sort("period", "street_code", "target_code"),
+        )
+        tables["街道排名"] = (_ranking_columns(), ranking.sort("period", "rank"))
+    return tables
 
 
 def write_exports(

@@ -35,6 +35,9 @@ _REASONS = {
     "date_in_future": "日期晚于今天",
     "out_of_range": "超出生理范围",
     "unlinkable": "无法关联到儿童",
+    "malformed_row": "行格式错误",
+    "unreadable_file": "文件无法读取",
+    "no_recognisable_header": "无可识别表头",
 }
 _CHANGE_LABELS = {"new": "新出现的失败", "persisting": "持续失败", "resolved": "已解决"}
 _AUDIT_COUNTS = ("rows_read", "rows_loaded", "rows_quarantined", "rows_superseded")

@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from pipelines.report.definitions import Indicators
+from pipelines.report.streets import protected_assessment, protected_ranking
 from pipelines.report.suppression import suppress, suppress_scorecard
 
 
@@ -28,6 +29,8 @@ class Published:
     file_audit: pl.DataFrame | None
     quarantine: pl.DataFrame | None
     check_results: pl.DataFrame | None
+    street_assessment: pl.DataFrame | None = None
+    street_ranking: pl.DataFrame | None = None
 
     @property
     def as_of_period(self) -> str:
@@ -42,6 +45,15 @@ class Published:
 
     def protected_scorecard(self, k: int) -> pl.DataFrame:
         return suppress_scorecard(self.scorecard, self.indicator_values, k, self.indicators.people)
+
+    def protected_streets(self, k: int) -> tuple[pl.DataFrame, pl.DataFrame] | None:
+        """The street assessment and ranking with the cells hidden that the suppressed
+        indicator values hide; None when the file has no street tables."""
+        if self.street_assessment is None or self.street_ranking is None:
+            return None
+        assessment = protected_assessment(self.street_assessment, self.protected_values(k))
+        ranking = protected_ranking(self.street_ranking, assessment, self.indicators)
+        return assessment, ranking
 
 
 def _table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pl.DataFrame | None:
@@ -78,6 +90,8 @@ def read_published(path: Path) -> Published:
             file_audit=_table(con, "audit", "file_audit"),
             quarantine=_table(con, "audit", "quarantine"),
             check_results=_table(con, "quality", "check_results"),
+            street_assessment=_table(con, "marts", "street_assessment"),
+            street_ranking=_table(con, "marts", "street_ranking"),
         )
     finally:
         con.close()

@@ -23,10 +23,11 @@ from pipelines.report.process_sections import (
     submission_section,
 )
 from pipelines.report.published import Published, read_published
+from pipelines.report.streets import section as assessment_section
 from pipelines.report.submissions import read_vintages, submissions_path
 
 # Figures align right in a table, text left.
-_FIGURE = re.compile(r"^[≥≤<>=]?-?[\d.]+%?$|^已抑制$|^—$")
+_FIGURE = re.compile(r"^[≥≤<>=]?[+-]?[\d.]+%?$|^已抑制$|^—$")
 
 _TEMPLATES = Environment(
     loader=PackageLoader("pipelines.report"),
@@ -42,10 +43,11 @@ SECTIONS = {
     "three-in-one": "二、三位一体中心服务辖区建档率",
     "trends": "三、指标季度趋势",
     "streets": "四、街道对比",
-    "coverage": "五、数据覆盖与关联质量",
-    "quality": "六、数据质量检查",
-    "submissions": "七、季度报送与修订",
-    "method": "八、方法说明：小单元抑制",
+    "assessment": "五、街道评估与排名",
+    "coverage": "六、数据覆盖与关联质量",
+    "quality": "七、数据质量检查",
+    "submissions": "八、季度报送与修订",
+    "method": "九、方法说明：小单元抑制",
 }
 
 
@@ -80,6 +82,8 @@ def render(
     period = data.as_of_period
     of_period = scorecard.filter(pl.col("period") == period)
     cards = sections.cards(scorecard, indicators)
+    protected_streets = data.protected_streets(k)
+    comparators = dict(data.scorecard.select("target_code", "comparator").unique().iter_rows())
     return _TEMPLATES.get_template("report.html").render(
         sections=SECTIONS,
         district_name=district_name,
@@ -93,6 +97,9 @@ def render(
         three_in_one=sections.three_in_one_section(of_period, values, period, indicators),
         trends=sections.trend_figures(values, scorecard, indicators, cards),
         streets=sections.street_figures(values, period, indicators, cards),
+        assessment=assessment_section(
+            *(protected_streets or (None, None)), period, indicators, comparators
+        ),
         coverage=coverage_section(data),
         quality=quality_section(data.check_results, timezone),
         submissions=submission_section(data, vintages, k, timezone),

@@ -24,6 +24,12 @@ _DEFINITION_HEADERS = [
     "指标代码", "指标名称", "分子", "分母", "单位", "数据来源", "试点目标", "小单元抑制",
 ]  # fmt: skip
 NOTES = "说明"
+STREETS = "街道评估"
+_STREETS_NOTE = (
+    "各街道每季度的街道级试点目标：数值、是否达标、基线（首个评估季度的数值）与较基线变化"
+    "（比率指标的变化即百分点）；三位一体建档率目标只适用于三位一体中心服务的街道。"
+    "街道排名：达标数多者在前，其次比率目标平均变化（百分点）大者，再按街道代码。"
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,7 @@ def notes(as_of: AsOf, indicators: Indicators, sheets: list[str]) -> list[list[C
             ),
         ],
         [text(NO_DATA), text("该项没有数值：无目标、计数指标无分母，或分母为 0。")],
+        *([[text(STREETS), text(_STREETS_NOTE)]] if STREETS in sheets else []),
         [],
         [text("指标定义")],
         [text(h) for h in _DEFINITION_HEADERS],
