@@ -177,6 +177,7 @@ def test_the_scan_finds_what_it_looks_for():
     assert _leaks([f"CODE-{sample}-1"], secrets, set()) >= {sample}
 
 
+@pytest.mark.slow  # a subprocess refresh of the shipped sample
 def test_refresh_writes_no_personal_data(refreshed):
     raw = REPO_ROOT / "raw"
     secrets = personal_values(raw)

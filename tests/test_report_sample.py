@@ -41,6 +41,7 @@ def _marts(root: Path, table: str) -> pl.DataFrame:
         con.close()
 
 
+@pytest.mark.slow  # a subprocess refresh of the shipped sample
 def test_report_of_the_sample_renders_offline(refreshed):
     report = refreshed / "warehouse" / "report.html"  # written by the evaluation_report asset
     values = _marts(refreshed, "indicator_values")
@@ -68,6 +69,7 @@ def test_report_of_the_sample_renders_offline(refreshed):
     assert any(h.startswith("五、街道评估与排名") for h in shown.headings)
 
 
+@pytest.mark.slow  # a subprocess refresh of the shipped sample
 def test_exports_of_the_sample_disclose_no_small_cell(refreshed):
     sheet = openpyxl.load_workbook(refreshed / "export" / "评估数据.xlsx")["指标值"]
     header, *rows = [[c.value for c in r] for r in sheet.iter_rows()]
