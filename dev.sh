@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Set-up and the everyday commands in one place; every command installs what it needs first.
 #   bash dev.sh refresh        full refresh of the shipped sample into warehouse/yiyu.duckdb
-#   bash dev.sh test [args]    the whole test suite (pytest)
+#   bash dev.sh test [args]    the whole test suite (pytest), the Spark test included
 #   bash dev.sh ui             the Dagster UI on this project (dagster dev)
 #   bash dev.sh <yiyu args>    any other `yiyu` sub-command (report, sample, submit, ...)
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=.venv
+SPARK_VENV=.venv-spark
 
 ensure_venv() {
   local want
@@ -30,12 +31,31 @@ ensure_browser() {
   fi
 }
 
+ensure_spark() {
+  # The Spark test (tests/test_spark.py) builds the dbt project on Spark: a Java runtime from
+  # Debian and dbt-spark + pyspark in a venv of their own, so .venv stays as light as it is.
+  if ! command -v java >/dev/null 2>&1; then
+    echo "installing Debian's Java runtime for the Spark test ..." >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null
+  fi
+  local want
+  want=$(sha256sum < requirements-spark.lock | cut -c1-16)
+  if [ ! -x "$SPARK_VENV/bin/dbt" ] || [ "$(cat "$SPARK_VENV/.installed" 2>/dev/null)" != "$want" ]; then
+    echo "setting up $SPARK_VENV from requirements-spark.lock ..." >&2
+    python3 -m venv "$SPARK_VENV"
+    "$SPARK_VENV/bin/pip" install -q --disable-pip-version-check -r requirements-spark.lock
+    echo "$want" > "$SPARK_VENV/.installed"
+  fi
+  export YIYU_SPARK_VENV="$PWD/$SPARK_VENV"
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 ensure_venv
 case "$cmd" in
   refresh) exec "$VENV/bin/yiyu" refresh "$@" ;;
-  test) ensure_browser; exec "$VENV/bin/python" -m pytest "$@" ;;
+  test) ensure_browser; ensure_spark; exec "$VENV/bin/python" -m pytest "$@" ;;
   ui)
     # The same instance as `yiyu refresh`, so its runs show in the UI.
     export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/warehouse/dagster}"

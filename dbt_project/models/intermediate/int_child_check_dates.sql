@@ -3,7 +3,7 @@
 -- list, which spares a second grouping of all checks by (child, date).
 select
     child_id,
-    list_sort(list_distinct(list(record_date))) as check_dates
+    {{ sorted_distinct_list('record_date') }} as check_dates
 from {{ ref('int_child_linked_records') }}
 where source = 'health_checks'
 group by child_id

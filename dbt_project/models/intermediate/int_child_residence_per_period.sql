@@ -3,8 +3,9 @@
 -- `closed` (latest archive dated <= D closed <= D as moved_out/died: out of every scope),
 -- `outside_district` (community not in the divisions: out of every scope),
 -- `unknown` (no community: district scope only), `resident`.
--- "Latest dated <= D" is an ASOF join (one archive per child and D, no fan-out over the
--- child's archives); of two archives of one child on one date the greater record_key counts.
+-- "Latest dated <= D" is an ASOF join on DuckDB (one archive per child and D, no fan-out over
+-- the child's archives; macros/portable/rows.sql); of two archives of one child on one date the
+-- greater record_key counts.
 -- Each archive date carries the community of the latest naming archive up to that date, so one
 -- ASOF join finds both the latest archive and the latest naming one (cheaper than a second
 -- ASOF join over the children and periods). Archived by D (an
@@ -17,8 +18,9 @@ with archives_per_date as (
         child_id,
         record_date,
         -- the latest archive of the date (structs compare field by field: record_key first)
-        max(struct_pack(record_key, closed_on, close_reason)) as last_archive,
-        arg_max(community_code, record_key) filter (where community_code is not null) as naming_community
+        max({{ pack_struct(['record_key', 'closed_on', 'close_reason']) }}) as last_archive,
+        -- the filter drops the nulls, which Spark's max_by would keep (DuckDB's skips them)
+        max_by(community_code, record_key) filter (where community_code is not null) as naming_community
     from {{ ref('int_child_linked_records') }}
     where source = 'health_archives'
     group by child_id, record_date
@@ -28,9 +30,9 @@ dated_archives as (
     select
         child_id,
         record_date,
-        struct_extract(last_archive, 'closed_on') as closed_on,
-        struct_extract(last_archive, 'close_reason') as close_reason,
-        last_value(naming_community ignore nulls) over (
+        {{ struct_field('last_archive', 'closed_on') }} as closed_on,
+        {{ struct_field('last_archive', 'close_reason') }} as close_reason,
+        {{ last_value_ignoring_nulls('naming_community') }} over (
             partition by child_id
             order by record_date
             rows between unbounded preceding and current row
@@ -48,8 +50,10 @@ placed as (
         ) as is_closed,
         coalesce(latest.community_code, births.birth_community_code) as community_code
     from {{ ref('int_under_three_children_per_period') }} as children
-    asof left join dated_archives as latest
-        on children.child_id = latest.child_id and children.period_end >= latest.record_date
+    {{ asof_left_join(
+        ref('int_under_three_children_per_period'), 'children', 'dated_archives', 'latest',
+        'child_id', 'period_end', 'record_date'
+    ) }}
     left join {{ ref('stg_identity__children') }} as births on children.child_id = births.child_id
 )
 

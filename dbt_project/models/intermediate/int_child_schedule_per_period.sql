@@ -18,10 +18,9 @@ with births as (
 counted_check_dates as (
     select
         births.child_id,
-        list_filter(
-            check_dates.check_dates,
-            lambda check_date: {{ age_in_months('births.birth_date', 'check_date') }} >= 2  -- noqa: RF02
-        ) as counted_check_dates,
+        {{ filter_list(
+            'check_dates.check_dates', 'check_date', age_in_months('births.birth_date', 'check_date') ~ ' >= 2'
+        ) }} as counted_check_dates,  -- noqa: RF02
         check_dates.check_dates
     from births
     inner join {{ ref('int_child_check_dates') }} as check_dates on births.child_id = check_dates.child_id
@@ -47,18 +46,15 @@ done as (
         due.age_months,
         due.checks_due,
         coalesce(
-            len(
-                list_filter(counted.counted_check_dates, lambda check_date: check_date <= due.period_end)  -- noqa: RF02
-            ),
+            {{ list_size(filter_list(
+                'counted.counted_check_dates', 'check_date', 'check_date <= due.period_end'
+            )) }},  -- noqa: RF02
             0
         ) as checks_done,
         coalesce(
-            len(
-                list_filter(
-                    counted.check_dates,
-                    lambda check_date: {{ in_year_to('check_date', 'due.period_end') }}  -- noqa: RF02
-                )
-            ) > 0,
+            {{ list_size(filter_list(
+                'counted.check_dates', 'check_date', in_year_to('check_date', 'due.period_end')
+            )) }} > 0,  -- noqa: RF02
             false
         ) as is_checked_in_year
     from due

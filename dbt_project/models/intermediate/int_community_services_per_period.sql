@@ -3,7 +3,7 @@
 -- operating care station (station_street_coverage) lies in the community itself.
 select
     periods.period,
-    cast(null as varchar) as street_code,
+    cast(null as string) as street_code,
     divisions.community_code,
     coalesce(bool_or(institutions.is_affordable_at_d and institutions.slots > 0), false) as has_affordable_slots,
     coalesce(bool_or(institutions.is_care_station), false) as has_care_station

@@ -18,13 +18,10 @@ checked as (
     inner join {{ ref('int_child_check_dates') }} as checks
         on checks.child_id = enrollments.child_id
     where
-        len(
-            list_filter(
-                checks.check_dates,
-                lambda check_date: check_date  -- noqa: RF02
-                between enrollments.enroll_date - interval 90 day and enrollments.enroll_date
-            )
-        ) > 0
+        {{ list_size(filter_list(
+            'checks.check_dates', 'check_date',
+            'check_date between enrollments.enroll_date - interval 90 day and enrollments.enroll_date'
+        )) }} > 0  -- noqa: RF02
 )
 
 select

@@ -13,4 +13,4 @@ select
 from {{ ref('indicator_definitions') }} as indicators
 cross join {{ ref('int_periods') }} as periods
 inner join {{ ref('int_scope_units') }} as units
-    on list_contains(string_split(indicators.scope_levels, ','), units.scope_level)
+    on array_contains(split(indicators.scope_levels, ','), units.scope_level)

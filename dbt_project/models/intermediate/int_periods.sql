@@ -3,20 +3,26 @@
 with bounds as (
     select
         as_of_date,
-        date_trunc('quarter', cast('{{ var("period_start") }}' as date)) as first_quarter
+        cast(date_trunc('quarter', cast('{{ var("period_start") }}' as date)) as date) as first_quarter
     from {{ ref('int_as_of_date') }}
+),
+
+quarter_starts as (
+    select
+        as_of_date,
+        {{ month_series('first_quarter', 'as_of_date', 3) }} as quarter_start
+    from bounds
 ),
 
 quarters as (
     select
-        bounds.as_of_date,
-        cast(quarter_start.generate_series as date) as period_start
-    from bounds,
-        generate_series(bounds.first_quarter, bounds.as_of_date, interval 3 month) as quarter_start
+        as_of_date,
+        cast(quarter_start as date) as period_start
+    from quarter_starts
 )
 
 select
     period_start,
-    cast(year(period_start) as varchar) || 'Q' || cast(quarter(period_start) as varchar) as period,
+    cast(year(period_start) as string) || 'Q' || cast(quarter(period_start) as string) as period,
     cast(least(period_start + interval 3 month - interval 1 day, as_of_date) as date) as period_end
 from quarters

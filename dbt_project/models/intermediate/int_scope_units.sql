@@ -4,7 +4,7 @@ select
     'district' as scope_level,
     '{{ var("district_code") }}' as scope_code,
     '{{ var("district_name") }}' as scope_name,
-    cast(null as varchar) as street_code
+    cast(null as string) as street_code
 union all
 select
     'street' as scope_level,

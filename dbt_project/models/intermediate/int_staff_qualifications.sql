@@ -1,12 +1,22 @@
 -- When each staff member first holds a qualifying certificate (seed; a 健康证 is not one).
 -- A certificate field may list several certificates; one with no date counts from hired_on.
-with certificates as (
+-- The separators: 、 , ， ; ； / and white space (RE2's \s, spelled out as Java's differs).
+{% set separators %}[、,，;；/\t\n\f\r ]+{% endset %}
+with listed as (
     select
         staff_key,
-        trim(unnest(regexp_split_to_array(certificate, '[、,，;；/\s]+'))) as certificate,
+        {{ split_to_rows('certificate', separators) }} as certificate,
         coalesce(certified_on, hired_on) as qualified_on
     from {{ ref('stg_ingested__staff') }}
     where certificate is not null
+),
+
+certificates as (
+    select
+        staff_key,
+        trim(certificate) as certificate,
+        qualified_on
+    from listed
 )
 
 select

@@ -8,7 +8,7 @@ with streets as (
 select
     periods.period,
     streets.street_code,
-    cast(null as varchar) as community_code,
+    cast(null as string) as community_code,
     coalesce(bool_or(institutions.is_affordable_at_d and institutions.slots > 0), false) as has_affordable_slots,
     coalesce(bool_or(institutions.is_care_station), false) as has_care_station
 from streets

@@ -8,7 +8,7 @@ select
     periods.period,
     facilities.facility_code,
     streets.street_code,
-    cast(null as varchar) as community_code
+    cast(null as string) as community_code
 from {{ ref('stg_ingested__health_facilities') }} as facilities
 inner join {{ ref('int_periods') }} as periods
     on facilities.three_in_one_since <= periods.period_end

@@ -17,11 +17,11 @@ with target_values as (
 )
 
 select
-    cast(targets.target_code as varchar) as target_code,
-    cast(targets.target_zh as varchar) as target_zh,
-    cast(targets.indicator_code as varchar) as indicator_code,
-    cast(target_values.period as varchar) as period,
-    cast(targets.comparator as varchar) as comparator,
+    cast(targets.target_code as string) as target_code,
+    cast(targets.target_zh as string) as target_zh,
+    cast(targets.indicator_code as string) as indicator_code,
+    cast(target_values.period as string) as period,
+    cast(targets.comparator as string) as comparator,
     cast(targets.target as double) as target,
     cast(target_values.value as double) as value,
     cast({{ meets_target('target_values.value', 'targets.comparator', 'targets.target') }} as boolean) as met

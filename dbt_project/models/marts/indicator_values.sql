@@ -49,12 +49,12 @@ targeted as (
 )
 
 select
-    cast(indicator_code as varchar) as indicator_code,
-    cast(indicator_name_zh as varchar) as indicator_name_zh,
-    cast(scope_level as varchar) as scope_level,
-    cast(scope_code as varchar) as scope_code,
-    cast(scope_name as varchar) as scope_name,
-    cast(period as varchar) as period,
+    cast(indicator_code as string) as indicator_code,
+    cast(indicator_name_zh as string) as indicator_name_zh,
+    cast(scope_level as string) as scope_level,
+    cast(scope_code as string) as scope_code,
+    cast(scope_name as string) as scope_name,
+    cast(period as string) as period,
     cast(period_end as date) as period_end,
     cast(numerator as bigint) as numerator,
     cast(denominator as bigint) as denominator,

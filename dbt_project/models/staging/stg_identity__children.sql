@@ -1,8 +1,8 @@
 select
-    cast(child_key as varchar) as child_key,
+    cast(child_key as string) as child_key,
     cast(child_id as integer) as child_id,
     cast(birth_date as date) as birth_date,
-    cast(birth_community_code as varchar) as birth_community_code,
+    cast(birth_community_code as string) as birth_community_code,
     cast(has_archive as boolean) as has_archive,
     cast(birth_date_conflict as boolean) as birth_date_conflict,
     cast(sex_conflict as boolean) as sex_conflict,

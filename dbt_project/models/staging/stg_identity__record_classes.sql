@@ -1,5 +1,5 @@
 select
-    cast(src as utinyint) as src,
+    cast(src as smallint) as src,
     cast(records as bigint) as records,
-    cast(link_method as varchar) as link_method
+    cast(link_method as string) as link_method
 from {{ source('identity', 'record_classes') }}

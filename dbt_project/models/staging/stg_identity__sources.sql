@@ -1,4 +1,4 @@
 select
-    cast(src as utinyint) as src,
-    cast(source as varchar) as source
+    cast(src as smallint) as src,
+    cast(source as string) as source
 from {{ source('identity', 'sources') }}

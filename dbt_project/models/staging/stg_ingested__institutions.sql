@@ -1,8 +1,8 @@
 select
-    cast(institution_code as varchar) as institution_code,
-    cast(institution_type as varchar) as institution_type,
-    cast(street_code as varchar) as street_code,
-    cast(community_code as varchar) as community_code,
+    cast(institution_code as string) as institution_code,
+    cast(institution_type as string) as institution_type,
+    cast(street_code as string) as street_code,
+    cast(community_code as string) as community_code,
     cast(slots as integer) as slots,
     cast(is_affordable as boolean) as is_affordable,
     cast(affordable_since as date) as affordable_since,
