@@ -23,11 +23,14 @@ ensure_venv() {
 
 ensure_browser() {
   # The report test renders in a real headless Chromium from Debian's packages.
-  # fonts-noto-cjk: the Chinese text of the report's screenshot (not only boxes).
-  if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
-    echo "installing Debian chromium and CJK fonts for the browser tests ..." >&2
+  # fonts-noto-cjk: the Chinese text of the report's screenshot (not only boxes);
+  # poppler-utils: pdftotext reads the printed report's text back.
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1 \
+    || ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
+    echo "installing Debian chromium, CJK fonts and poppler for the browser tests ..." >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk poppler-utils \
+      >/dev/null
   fi
 }
 
