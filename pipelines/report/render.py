@@ -29,14 +29,16 @@ from pipelines.report.submissions import read_vintages, submissions_path
 # Figures align right in a table, text left.
 _FIGURE = re.compile(r"^[≥≤<>=]?[+-]?[\d.]+%?$|^已抑制$|^—$")
 
-_TEMPLATES = Environment(
+TEMPLATES = Environment(
     loader=PackageLoader("pipelines.report"),
     autoescape=select_autoescape(default=True),
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_TEMPLATES.tests["figure"] = lambda cell: bool(_FIGURE.match(str(cell)))
+TEMPLATES.tests["figure"] = lambda cell: bool(_FIGURE.match(str(cell)))
+# The data dictionary (pipelines/report/dictionary.py), beside the report, which links to it.
+DICTIONARY_FILE = "data_dictionary.html"
 # The report's sections: anchor and heading, in page order (the table of contents too).
 SECTIONS = {
     "scorecard": "一、试点目标达成情况",
@@ -84,7 +86,7 @@ def render(
     cards = sections.cards(scorecard, indicators)
     protected_streets = data.protected_streets(k)
     comparators = dict(data.scorecard.select("target_code", "comparator").unique().iter_rows())
-    return _TEMPLATES.get_template("report.html").render(
+    return TEMPLATES.get_template("report.html").render(
         sections=SECTIONS,
         district_name=district_name,
         period=period,
@@ -104,4 +106,5 @@ def render(
         quality=quality_section(data.check_results, timezone),
         submissions=submission_section(data, vintages, k, timezone),
         k=k,
+        dictionary_file=DICTIONARY_FILE,
     )
