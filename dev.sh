@@ -61,8 +61,13 @@ case "$cmd" in
   test) ensure_browser; ensure_spark; exec "$VENV/bin/python" -m pytest "$@" ;;
   ui)
     # The same instance as `yiyu refresh`, so its runs show in the UI.
-    export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/warehouse/dagster}"
-    mkdir -p "$DAGSTER_HOME"
+    warehouse_dir=$(dirname "${YIYU_WAREHOUSE_PATH:-$PWD/warehouse/yiyu.duckdb}")
+    DAGSTER_HOME=$(realpath -m "${DAGSTER_HOME:-$warehouse_dir/dagster}")  # Dagster wants it absolute
+    export DAGSTER_HOME
+    # The project's instance (telemetry off, one run at a time) unless the home has its own.
+    "$VENV/bin/python" -m pipelines.operations.instance "$DAGSTER_HOME"
+    # Dagster's UI starts its telemetry uploader whatever the instance says; this stops it.
+    export DAGSTER_DISABLE_TELEMETRY=1
     "$VENV/bin/yiyu" prepare
     exec "$VENV/bin/dagster" dev "$@" ;;
   "") exec "$VENV/bin/yiyu" --help ;;
