@@ -4,6 +4,10 @@ The settings are read when a run (or a sensor tick) starts, in the process that 
 not when the definitions are imported: the UI, the daemon, `yiyu refresh` and the tests each
 run with their own environment, and a test changes it between runs. A field left unset (the
 default) takes its variable from that environment; one set in the launchpad overrides it.
+
+Setting up `settings` for a run checks them (contract section 1: a bad value fails the run
+before its first step) and starts the run as pipelines/operations/guard.py describes (the
+writer lock, the run's row); its teardown records how the run ended.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import dagster as dg
 import duckdb
 from pydantic import Field, PrivateAttr
 
-from pipelines.config import ENV_VARS, Settings
+from pipelines.config import ENV_VARS, Settings, check_landing_folder
 from pipelines.ingest.secret import link_secret, load_link_key, secret_file
+from pipelines.operations.failpoints import failpoint
+from pipelines.operations.guard import begin_run, end_run, landing_warnings, reads_raw
 from pipelines.quality.ge import start_worker, stop_worker
 from pipelines.quality.history import RecordedCheck, Run
 from pipelines.quality.report import run_report_page
@@ -44,6 +50,7 @@ class YiyuSettings(dg.ConfigurableResource):
         default=None, description=FROM_ENV.format("YIYU_DISTRICT_NAME")
     )
     small_cell_k: int | None = Field(default=None, description=FROM_ENV.format("YIYU_SMALL_CELL_K"))
+    timezone: str | None = Field(default=None, description=FROM_ENV.format("YIYU_TIMEZONE"))
     duckdb_memory_limit: str | None = Field(
         default=None, description=FROM_ENV.format("YIYU_DUCKDB_MEMORY_LIMIT")
     )
@@ -58,6 +65,21 @@ class YiyuSettings(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._resolved = self._resolve()  # once per run: every step sees the same settings
+        run = context.run
+        if run is None:  # a sensor tick, not a run
+            return
+        raw_dir = self._resolved.raw_dir
+        if reads_raw(run):
+            check_landing_folder(raw_dir)
+        self._check_key()
+        state = begin_run(self._resolved, run, os.environ, self.link_key, context.log.info)
+        if reads_raw(run) and state.holds == 1:
+            for warning in landing_warnings(raw_dir):
+                context.log.warning(warning)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run is not None:
+            end_run(context.run.run_id, context.instance)
 
     def get(self) -> Settings:
         """The run's settings (read now when used outside a run, e.g. by a sensor)."""
@@ -68,6 +90,11 @@ class YiyuSettings(dg.ConfigurableResource):
         if self.link_secret:
             return load_link_key(self.link_secret, secret_file())
         return link_secret()
+
+    def _check_key(self) -> None:
+        """A weak key stops the run now; a missing key file is generated when first used."""
+        if self.link_secret or os.environ.get("YIYU_LINK_SECRET") or secret_file().exists():
+            self.link_key()
 
     def _resolve(self) -> Settings:
         configured = {
@@ -114,6 +141,7 @@ class QualityResource(dg.ConfigurableResource):
 
     def run_checks(self, dataset: str, run: Run) -> list[RecordedCheck]:
         """Check `dataset` (or the cross-source suite), taking up what its ingestion started."""
+        failpoint("checks")
         return run_checks(dataset, run, self.settings.get(), self._started.pop(dataset, None))
 
     def report_page(self, run_id: str) -> Path:

@@ -14,6 +14,10 @@ from pipelines.config import Settings
 UNUSED_COMPRESSION = "dict_fsst"
 
 
+class OutOfMemory(RuntimeError):
+    """DuckDB ran out of its memory limit; the message names the setting."""
+
+
 @contextmanager
 def work_db(config: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """The working DuckDB file of `config`; closed on exit so dbt (a separate connection) can
@@ -21,7 +25,8 @@ def work_db(config: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDB
 
     Memory is bounded (`duckdb_memory_limit`): beyond it DuckDB spills to disk instead of
     growing with the data. Strings are stored without DuckDB's dictionary/FSST compression
-    (UNUSED_COMPRESSION)."""
+    (UNUSED_COMPRESSION). Running out of that memory raises OutOfMemory, naming the setting
+    (the step is named by whoever reports the failure)."""
     config.work_db.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
         str(config.work_db),
@@ -35,5 +40,10 @@ def work_db(config: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDB
     con.execute(f"SET disabled_compression_methods = '{UNUSED_COMPRESSION}'")
     try:
         yield con
+    except duckdb.OutOfMemoryException as exhausted:
+        raise OutOfMemory(
+            f"DuckDB ran out of memory within YIYU_DUCKDB_MEMORY_LIMIT="
+            f"{config.duckdb_memory_limit}: raise it, or free memory on this machine"
+        ) from exhausted
     finally:
         con.close()

@@ -55,3 +55,26 @@ def sample_refresh(tmp_path_factory: pytest.TempPathFactory) -> SampleRefresh:
     (root / "refresh.log").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, result.stderr[-4000:]
     return SampleRefresh(root, env)
+
+
+@pytest.fixture(scope="session")
+def sample_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic delivery of every source (400 children), written once."""
+    raw = tmp_path_factory.mktemp("sample") / "raw"
+    yiyu = str(Path(sys.executable).with_name("yiyu"))
+    subprocess.run(
+        [yiyu, "sample", "--children", "400", "--seed", "5", "--out", str(raw)], check=True
+    )
+    return raw
+
+
+@pytest.fixture(scope="session")
+def base_refresh(tmp_path_factory: pytest.TempPathFactory, sample_raw: Path) -> Path:
+    """A folder holding `raw/` (sample_raw), its refreshed `warehouse/` and `dagster_home/`,
+    refreshed once; a test copies it (tests.processes.copy_tree) rather than refresh again."""
+    from tests.processes import copy_tree, refresh
+
+    root = tmp_path_factory.mktemp("base_refresh")
+    copy_tree(sample_raw, root / "raw")
+    refresh(root, root / "raw")
+    return root

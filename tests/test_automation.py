@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,19 +15,23 @@ from pipelines.resources import SETTINGS
 
 
 def _tick(cursor: str | None):
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         cursor=cursor,
         repository_def=defs.get_repository_def(),
         instance=dg.DagsterInstance.ephemeral(),
         resources={"settings": SETTINGS},
-    )
-    return raw_files_sensor(context), context.cursor
+    ) as context:
+        return raw_files_sensor(context), context.cursor
 
 
 def _write(root, rel, text="x"):
+    """A file that landed a minute ago (a file modified just now may still be landing)."""
     path = root / "raw" / rel
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+    landed = time.time() - 60
+    os.utime(path, (landed, landed))
+    return path
 
 
 def test_sensor_requests_a_run_for_new_files_and_nothing_when_unchanged(yiyu_env):

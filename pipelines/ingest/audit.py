@@ -1,11 +1,14 @@
 """The per-file audit of one source, and its rows of the audit tables.
 
 Reconciliation per file: rows_read = rows_loaded + rows_quarantined + rows_superseded.
+A file ingested before and gone from the landing folder keeps a row, status `withdrawn`,
+with the date its absence was first noticed and no rows (contract section 7).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 import polars as pl
@@ -30,6 +33,7 @@ AUDIT_SCHEMA = {
     "rows_superseded": pl.Int64,
     "first_ingested_at": pl.Datetime("us"),
     "parsed_this_run": pl.Boolean,
+    "withdrawn_on": pl.Date,
 }
 
 
@@ -85,15 +89,50 @@ def file_audit(
         .with_columns(
             rows_loaded=pl.col("rows_parsed_valid") - pl.col("unloaded"),
             rows_superseded=pl.col("unloaded") - pl.col("future"),
+            withdrawn_on=pl.lit(None, pl.Date),
         )
         .select(list(AUDIT_SCHEMA))
     )
 
 
-def write_audit(con: duckdb.DuckDBPyConnection, source: Source, result: SourceResult) -> None:
-    """Replace this source's rows of audit.file_audit, audit.quarantine, audit.row_warnings."""
+def _withdrawn(
+    con: duckdb.DuckDBPyConnection, source: Source, current: pl.DataFrame, today: date
+) -> pl.DataFrame:
+    """This source's audit rows of files no longer delivered, as `withdrawn` rows: noticed
+    `today` unless noticed before; their counts 0, so the file's equation still holds."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+        " AND schema_name = 'audit' AND table_name = 'file_audit'"
+    ).fetchall()
+    if not exists[0][0]:
+        return pl.DataFrame(schema=AUDIT_SCHEMA)
+    con.execute("ALTER TABLE audit.file_audit ADD COLUMN IF NOT EXISTS withdrawn_on DATE")
+    con.register("_delivered", current.select("file").to_arrow())
+    try:
+        gone = con.sql(
+            """
+            SELECT source, file, content_sha256, file_format, encoding, 'withdrawn' AS status,
+                NULL AS reject_reason, '' AS unknown_columns, 0 AS rows_read, 0 AS rows_loaded,
+                0 AS rows_quarantined, 0 AS rows_superseded, first_ingested_at,
+                false AS parsed_this_run, coalesce(withdrawn_on, ?) AS withdrawn_on
+            FROM audit.file_audit
+            WHERE source = ? AND file NOT IN (SELECT file FROM _delivered)
+            ORDER BY file
+            """,
+            params=[today, source.name],
+        ).pl()
+    finally:
+        con.unregister("_delivered")
+    return gone.cast(AUDIT_SCHEMA)
+
+
+def write_audit(
+    con: duckdb.DuckDBPyConnection, source: Source, result: SourceResult, today: date
+) -> None:
+    """Replace this source's rows of audit.file_audit (with its withdrawn files'),
+    audit.quarantine and audit.row_warnings."""
     audit_tables = {
-        "file_audit": result.audit,
+        "file_audit": pl.concat([result.audit, _withdrawn(con, source, result.audit, today)]),
         "quarantine": result.quarantine.select(
             "source", "file", "row_number", "column_name", "reason_code", "detail"
         ),

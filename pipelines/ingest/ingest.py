@@ -82,7 +82,7 @@ def ingest_source(
             ]
         ).with_columns(source=pl.lit(source.name))
         result = SourceResult(file_audit(con, source, outcomes, quarantine), quarantine, warnings)
-        write_audit(con, source, result)
+        write_audit(con, source, result, today)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

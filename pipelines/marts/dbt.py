@@ -1,9 +1,10 @@
 """The dbt project (dbt_project/) as the Dagster wiring and the tests run it.
 
 dbt reads the working DuckDB file, its memory limit and its spill folder from the environment
-(profile_env(), see dbt_project/profiles.yml) and the evaluation settings from `--vars`; both
-come from the `Settings` of the run, so a test or a refresh with other settings gets its own
-database.
+(profile_env(), see dbt_project/profiles.yml) and the evaluation settings from `--vars` and,
+as data, from the one-row table `meta.run_settings` (write_run_settings(), written with bound
+parameters before each build); all come from the `Settings` of the run, so a test or a
+refresh with other settings gets its own database.
 
 Parsing. A build re-parses only the files that changed when it is given dbt's
 partial_parse.msgpack from an earlier parse with the same vars and the same rendered profile
@@ -25,7 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dagster_dbt import DbtCliResource, DbtProject
+import duckdb
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject
 
 from pipelines.config import REPO_ROOT, Settings
 
@@ -96,6 +98,53 @@ def dbt_vars(settings: Settings) -> dict[str, str | None]:
         "district_code": settings.district_code,
         "district_name": settings.district_name,
     }
+
+
+RUN_SETTINGS_DDL = """
+CREATE SCHEMA IF NOT EXISTS meta;
+CREATE OR REPLACE TABLE meta.run_settings (
+    run_id VARCHAR NOT NULL,
+    as_of DATE,
+    period_start DATE NOT NULL,
+    district_code VARCHAR NOT NULL,
+    district_name VARCHAR NOT NULL,
+    today DATE NOT NULL,
+    timezone VARCHAR NOT NULL
+);
+"""
+
+
+def write_run_settings(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> None:
+    """The evaluation settings of this build as one row of `meta.run_settings`, for the models
+    to read as data: a value is bound, never pasted into SQL (contract section 1). `as_of`
+    NULL: the latest event date in the loaded data; `today` in YIYU_TIMEZONE."""
+    con.execute(RUN_SETTINGS_DDL)
+    con.execute(
+        "INSERT INTO meta.run_settings VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            settings.as_of,
+            settings.period_start,
+            settings.district_code,
+            settings.district_name,
+            settings.today(),
+            settings.timezone,
+        ],
+    )
+
+
+def out_of_memory_note(invocation: DbtCliInvocation, settings: Settings) -> str:
+    """A note for a failed build whose nodes ran out of DuckDB's memory, naming the setting."""
+    try:
+        results = invocation.get_artifact("run_results.json").get("results", [])
+    except FileNotFoundError:
+        return ""
+    if not any("out of memory" in str(r.get("message") or "").lower() for r in results):
+        return ""
+    return (
+        f" (DuckDB ran out of memory within YIYU_DUCKDB_MEMORY_LIMIT="
+        f"{settings.duckdb_memory_limit}: raise it, or free memory on this machine)"
+    )
 
 
 def dbt_vars_arg(settings: Settings) -> list[str]:

@@ -1,8 +1,14 @@
-"""What a refresh depends on, summarised, so an identical refresh can be skipped.
+"""What a refresh depends on, summarised, so an identical refresh can be skipped; and the last
+good refresh it is compared with.
 
-A refresh's result is a function of the raw files, the code (pipelines, dbt project, suites),
-the settings, the key and the calendar day ("after today", freshness). When all of them
-equal those of the last successful refresh, running it again would change nothing.
+A refresh's result is a function of the raw files' content, the code (pipelines, dbt project,
+suites), the settings, the key and the calendar day ("after today", freshness). When all of
+them equal those of the last good refresh (the last run that published, as a whole job) and
+no run has started since, running it again would change nothing.
+
+Raw files are judged by content (sha256, contract section 7). A hash is reused from a small
+cache beside the warehouse only while the file's size, mtime, ctime and inode are all
+unchanged: an edit that restores size and mtime still changes ctime.
 """
 
 from __future__ import annotations
@@ -10,8 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import tempfile
+import time
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from pipelines.config import REPO_ROOT, Settings
@@ -30,19 +40,65 @@ _CODE_PATHS = (
     "expectations",
 )
 _CODE_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".csv", ".json"}
+_NOT_SETTINGS = ("YIYU_LINK_SECRET", "YIYU_FAILPOINT", "YIYU_FAILPOINT_MARKER")
+HASH_CACHE = "raw_hashes.json"
+STATE_FILE = "last_refresh.json"
+# A file modified this recently may still be landing: the sensor waits for the next tick.
+SETTLING_SECONDS = 10
+_CHUNK = 1 << 20
 
 
-def raw_snapshot(raw: Path) -> dict[str, str]:
-    """`source/relative path` -> size and modification time of every raw file under `raw`."""
-    snapshot = {}
+@dataclass(frozen=True)
+class RawLook:
+    """The landing folder's content (`source/relative path` -> sha256), and the files that
+    were still changing while it was read."""
+
+    content: dict[str, str]
+    unsettled: list[str]
+
+
+def look_at_raw(raw: Path, cache: Path | None = None, save: bool = False) -> RawLook:
+    """Hash every data file under the source folders of `raw`, reusing the hashes of `cache`
+    (a HASH_CACHE file) for files whose stat is unchanged; with `save`, write the cache back."""
+    known = _read_json(cache) if cache else {}
+    fresh: dict[str, list] = {}
+    content, unsettled = {}, []
+    now = time.time()
     for source in SOURCES:
-        for path in discover(raw / source):
-            stat = path.stat()
-            snapshot[path.relative_to(raw).as_posix()] = f"{stat.st_size}:{stat.st_mtime_ns}"
-    return snapshot
+        for path in discover(raw / source, raw):
+            rel = path.relative_to(raw).as_posix()
+            before = _signature(path)
+            entry = known.get(str(path))
+            if entry is not None and entry[:-1] == before:
+                digest = entry[-1]
+            else:
+                digest = _sha256(path)
+                if _signature(path) != before:
+                    unsettled.append(rel)  # written to while it was read
+                    continue
+            if before[1] > (now - SETTLING_SECONDS) * 1e9:
+                unsettled.append(rel)
+            content[rel] = digest
+            fresh[str(path)] = [*before, digest]
+    if cache is not None and save:
+        _write_json(cache, fresh)
+    return RawLook(content, unsettled)
 
 
-def _code_digest() -> str:
+def _signature(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as data:
+        while chunk := data.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def code_digest() -> str:
     digest = hashlib.sha256()
     for part in _CODE_PATHS:
         top = REPO_ROOT / part
@@ -53,41 +109,93 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def refresh_inputs(config: Settings, environ: Mapping[str, str], key: bytes) -> str:
+def code_version() -> str:
+    """`git describe` of the checkout when there is one, else the package version and the
+    code digest (an installed copy)."""
+    try:
+        described = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "describe", "--always", "--tags", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        described = None
+    if described is not None and described.returncode == 0 and described.stdout.strip():
+        return described.stdout.strip()
+    try:
+        version = metadata.version("yiyu")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"{version}+{code_digest()[:12]}"
+
+
+def refresh_inputs(
+    config: Settings, environ: Mapping[str, str], key: bytes, raw: dict[str, str] | None = None
+) -> str:
     """A digest of what a refresh with `config`, in the environment `environ` and with the
-    link secret `key`, depends on. The settings part is every YIYU_ variable (the secret only
-    through its fingerprint): the run reads some of them itself (the suites' folder)."""
+    link secret `key`, depends on (`raw`: the landing content, read now when not given). The
+    settings part is every YIYU_ variable (the secret only through its fingerprint): the run
+    reads some of them itself (the suites' folder)."""
+    if raw is None:
+        raw = look_at_raw(config.raw_dir, config.warehouse_dir / HASH_CACHE).content
     parts = {
-        "raw": raw_snapshot(config.raw_dir),
-        "code": _code_digest(),
+        "raw": raw,
+        "code": code_digest(),
         "settings": {
             k: v
             for k, v in sorted(environ.items())
-            if k.startswith("YIYU_")
-            and k not in ("YIYU_LINK_SECRET", "YIYU_FAILPOINT", "YIYU_FAILPOINT_MARKER")
+            if k.startswith("YIYU_") and k not in _NOT_SETTINGS
         },
         "key": secret_fingerprint(key),
-        "day": date.today().isoformat(),
+        "day": config.today().isoformat(),
         "raw_dir": str(config.raw_dir),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def _state_file(config: Settings) -> Path:
-    return config.warehouse_dir / "last_refresh.json"
+def last_good(config: Settings) -> dict:
+    """The state of the last good refresh: its `run_id`, `inputs` (None when it published
+    only part of the job), the landing content it saw (`raw`), and `dirty` (a run started
+    since). Empty before the first."""
+    return _read_json(config.warehouse_dir / STATE_FILE)
 
 
 def unchanged_since_last_refresh(config: Settings, inputs: str) -> str | None:
-    """The run id of the last successful refresh with these inputs, if its output is there."""
-    state = _state_file(config)
-    if not state.exists() or not config.warehouse_path.exists():
+    """The run id of the last good refresh, when it had these inputs, its file is there and
+    no run has started since (a failed, blocked or killed run changed the working state)."""
+    last = last_good(config)
+    if not config.warehouse_path.exists() or last.get("dirty") or not last.get("inputs"):
         return None
-    last = json.loads(state.read_text())
-    return last["run_id"] if last.get("inputs") == inputs else None
+    return last["run_id"] if last["inputs"] == inputs else None
 
 
-def remember_refresh(config: Settings, inputs: str, run_id: str) -> None:
-    state = _state_file(config)
-    tmp = state.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"inputs": inputs, "run_id": run_id}))
-    os.replace(tmp, state)
+def mark_dirty(config: Settings, run_id: str) -> None:
+    """A run starts: until one publishes, the last good refresh is no longer the state."""
+    state = last_good(config)
+    if state.get("dirty") != run_id:
+        _write_json(config.warehouse_dir / STATE_FILE, {**state, "dirty": run_id})
+
+
+def remember_refresh(
+    config: Settings, inputs: str | None, run_id: str, raw: dict[str, str]
+) -> None:
+    """The run that just published is the last good refresh."""
+    state = {"run_id": run_id, "inputs": inputs, "raw": raw}
+    _write_json(config.warehouse_dir / STATE_FILE, state)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_json(path: Path, value: object) -> None:
+    """Whole or not at all: a reader (the sensor) sees the old file or the new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as out:
+        json.dump(value, out, sort_keys=True)
+    os.replace(tmp, path)

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipelines.identity.resolve import ATTRIBUTE_PRIORITY, resolve_identity
+from pipelines.operations.work_steps import IDENTITY, transactional_write
 from pipelines.resources import SETTINGS, YiyuSettings
 from pipelines.warehouse import work_db
 
@@ -17,7 +18,7 @@ from pipelines.warehouse import work_db
     kinds={"duckdb"},
 )
 def child_index(context: dg.AssetExecutionContext, settings: YiyuSettings) -> dg.MaterializeResult:
-    with work_db(settings.get()) as con:
+    with work_db(settings.get()) as con, transactional_write(con, IDENTITY, context.run.run_id):
         summary = resolve_identity(con)
     context.log.info(
         f"{summary['children']} children from {sum(summary['records'].values())} records "

@@ -27,11 +27,15 @@ from pipelines.marts.dbt import (
     dbt_vars_arg,
     ensure_manifest,
     keep_parse_state,
+    out_of_memory_note,
     point_dbt_at_work_db,
     use_parse_state,
+    write_run_settings,
 )
 from pipelines.operations.failpoints import failpoint
+from pipelines.operations.work_steps import MARTS, mark_completed, mark_started
 from pipelines.resources import SETTINGS, YiyuSettings
+from pipelines.warehouse import work_db
 
 
 class MartsTranslator(DagsterDbtTranslator):
@@ -59,8 +63,12 @@ def marts_dbt_assets(
     context: AssetExecutionContext, dbt: DbtCliResource, settings: YiyuSettings
 ) -> Iterator[Any]:
     config = settings.get()
+    run_id = context.run.run_id
+    with work_db(config) as con:
+        write_run_settings(con, config, run_id)
+        mark_started(con, MARTS, run_id)
     point_dbt_at_work_db(config)
-    target_dir = build_target_dir(context.run.run_id)
+    target_dir = build_target_dir(run_id)
     # dbt re-parses only what changed since a parse with the same settings.
     use_parse_state(target_dir, config)
     invocation = dbt.cli(
@@ -69,19 +77,30 @@ def marts_dbt_assets(
         target_path=target_dir,
         raise_on_error=False,
     )
-    for number, event in enumerate(invocation.stream()):
-        yield event
-        if number == 3:
-            failpoint("dbt")  # dbt is mid-build in its own process
+    try:
+        for number, event in enumerate(invocation.stream()):
+            yield event
+            if number == 3:
+                failpoint("dbt")  # dbt is mid-build in its own process
+    except BaseException:
+        # No dbt left writing the work file behind a failed step.
+        invocation.process.terminate()
+        invocation.process.wait()
+        raise
     keep_parse_state(target_dir, config)
     # dagster-dbt built a dbt adapter in this process; its connections and lock end here.
     reset_adapters()
     if not invocation.is_successful():
         failed = failed_nodes(invocation) or ["(no node result: see the dbt log)"]
+        note = out_of_memory_note(invocation, config)
         raise dg.Failure(
-            description="dbt build failed: " + ", ".join(failed),
+            description="dbt build failed: " + ", ".join(failed) + note,
             metadata={"failed_nodes": failed},
         )
+    # Only a build of every model completes the marts (a subset leaves the rest older).
+    if context.selected_asset_keys == context.assets_def.keys:
+        with work_db(config) as con:
+            mark_completed(con, MARTS, run_id)
 
 
 defs = dg.Definitions(
