@@ -104,10 +104,17 @@ def report(
     out: Annotated[Path, typer.Option(help="HTML file to write")],
 ) -> None:
     """Write the evaluators' report (self-contained HTML) from the published marts."""
+    from pipelines.report.dictionary import DICTIONARY_FILE, write_dictionary
     from pipelines.report.render import write_report
 
     settings = _settings()
     typer.echo(write_report(out, settings=settings, timezone=settings.timezone))
+    # The report links the data dictionary beside it.
+    typer.echo(
+        write_dictionary(
+            settings.warehouse_path, out.with_name(DICTIONARY_FILE), report_file=out.name
+        )
+    )
 
 
 @app.command()

@@ -107,16 +107,19 @@ def _indicators(con: duckdb.DuckDBPyConnection, tables: set[str]) -> list[dict]:
     ]
 
 
-def write_dictionary(published: Path, out: Path, report_file: str = "report.html") -> Path:
+def write_dictionary(
+    published: Path, out: Path, report_file: str = "report.html", source_name: str | None = None
+) -> Path:
     """Write the data dictionary of the published file `published` to `out`; the page links
-    back to `report_file` beside it."""
+    back to `report_file` beside it and names the file as `source_name` (a candidate is
+    described under the name it is published as)."""
     con = duckdb.connect(str(published), read_only=True)
     try:
         data = read_dictionary(con)
     finally:
         con.close()
     html = TEMPLATES.get_template("data_dictionary.html").render(
-        source_file=published.name, report_file=report_file, **data
+        source_file=source_name or published.name, report_file=report_file, **data
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")

@@ -83,6 +83,14 @@ def published_warehouse(
                 timezone=config.timezone,
             )
             staged[report] = config.warehouse_dir / REPORT_FILE
+            from pipelines.report.dictionary import DICTIONARY_FILE, write_dictionary
+
+            dictionary = write_dictionary(
+                candidate,
+                candidate.parent / DICTIONARY_FILE,
+                source_name=config.warehouse_path.name,
+            )
+            staged[dictionary] = config.warehouse_dir / DICTIONARY_FILE
         swap(staged)
     finally:
         discard(candidate)

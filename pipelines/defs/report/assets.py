@@ -37,6 +37,11 @@ def evaluation_report(
                 timezone=config.timezone,
             )
             os.replace(partial, out)
+            from pipelines.report.dictionary import DICTIONARY_FILE, write_dictionary
+
+            dictionary = out.with_name(DICTIONARY_FILE)
+            write_dictionary(config.warehouse_path, partial)
+            os.replace(partial, dictionary)
         finally:
             partial.unlink(missing_ok=True)
     return dg.MaterializeResult(
