@@ -140,7 +140,9 @@ def test_yiyu_report_writes_the_report_of_the_configured_warehouse(report, tmp_p
     out = tmp_path / "report.html"
     result = CliRunner().invoke(app, ["report", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == str(out)
+    dictionary = out.with_name("data_dictionary.html")  # written beside it, linked from it
+    assert result.output.split() == [str(out), str(dictionary)]
+    assert 'href="report.html"' in dictionary.read_text(encoding="utf-8")
     html = out.read_text(encoding="utf-8")
     assert _tables(html) == _tables(report.read_text(encoding="utf-8"))
     assert '<b id="as-of-period">2023Q2</b>' in html
