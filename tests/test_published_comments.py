@@ -26,23 +26,14 @@ PUBLISHED_SCHEMAS = ("marts", "audit", "quality", "meta")  # the contract's publ
 CHINESE_THEN_ENGLISH = re.compile(r"^[\u4e00-\u9fff].*?[A-Za-z]{3,}", re.S)
 
 
-def _copy_like_publish(work: Path, candidate: Path) -> duckdb.DuckDBPyConnection:
-    """A candidate as publish builds it: each published table and view of `work` copied with
-    CREATE TABLE AS (which drops comments); `work` left attached as `work`."""
+def _candidate_without_comments(work: Path, candidate: Path) -> duckdb.DuckDBPyConnection:
+    """A candidate whose tables were copied from `work` with CREATE TABLE AS (which drops
+    comments); `work` left attached as `work`."""
     con = duckdb.connect(str(candidate))
     con.execute("ATTACH ? AS work (READ_ONLY)", [str(work)])
-    relations = con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'work' "
-        "AND schema_name IN (SELECT unnest(?)) "
-        "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
-        "WHERE database_name = 'work' AND NOT internal AND schema_name IN (SELECT unnest(?))",
-        [list(PUBLISHED_SCHEMAS), list(PUBLISHED_SCHEMAS)],
-    ).fetchall()
-    for schema, name in relations:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(schema)}")
-        target = f"{quote_identifier(schema)}.{quote_identifier(name)}"
-        con.execute(f"CREATE TABLE {target} AS FROM work.{target}")
-        con.execute(f"SELECT count(*) FROM {target}").fetchone()
+    for name in ("marts.m", "quality.check_results", "quality.check_status_latest"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {name.split('.')[0]}")
+        con.execute(f"CREATE TABLE {name} AS FROM work.{name}")
     return con
 
 
@@ -98,7 +89,7 @@ def test_working_comments_and_declared_ones_reach_the_candidate(tmp_path):
     con.execute("CREATE VIEW quality.check_status_latest AS FROM quality.check_results")
     con.close()
 
-    candidate = _copy_like_publish(work, tmp_path / "candidate.duckdb")
+    candidate = _candidate_without_comments(work, tmp_path / "candidate.duckdb")
     assert len(missing_comments(candidate)) == 11  # three relations, eight columns
     assert apply_comments(candidate, "work") == 2 + 2 * 3  # m, m.a; both quality relations
     candidate.execute("DETACH work")
@@ -137,14 +128,11 @@ def _dbt_descriptions() -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_every_table_and_column_of_a_real_candidate_is_commented(sample_refresh, tmp_path):
-    work = sample_refresh.published.with_name("work.duckdb")
-    candidate = _copy_like_publish(work, tmp_path / "yiyu.duckdb")
-    apply_comments(candidate, "work")
-    candidate.execute("DETACH work")
+def test_every_table_and_column_of_the_published_file_is_commented(sample_refresh):
+    published = duckdb.connect(str(sample_refresh.published), read_only=True)
 
-    assert missing_comments(candidate) == []
-    comments = _comments(candidate)
+    assert missing_comments(published) == []
+    comments = _comments(published)
     assert {name.split(".")[0] for name in comments} == set(PUBLISHED_SCHEMAS)
     for name, text in comments.items():
         assert CHINESE_THEN_ENGLISH.match(text), name
