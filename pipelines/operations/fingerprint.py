@@ -19,8 +19,8 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -50,21 +50,25 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class RawLook:
-    """The landing folder's content (`source/relative path` -> sha256), and the files that
-    were still changing while it was read."""
+    """The landing folder's content (`source/relative path` -> sha256), the files that were
+    still changing while it was read, and the size of each file of `content`."""
 
     content: dict[str, str]
     unsettled: list[str]
+    sizes: dict[str, int] = field(default_factory=dict)
 
 
-def look_at_raw(raw: Path, cache: Path | None = None, save: bool = False) -> RawLook:
-    """Hash every data file under the source folders of `raw`, reusing the hashes of `cache`
-    (a HASH_CACHE file) for files whose stat is unchanged; with `save`, write the cache back."""
+def look_at_raw(
+    raw: Path, cache: Path | None = None, save: bool = False, sources: Iterable[str] = SOURCES
+) -> RawLook:
+    """Hash every data file under the folders of `sources` in `raw`, reusing the hashes of
+    `cache` (a HASH_CACHE file) for files whose stat is unchanged; with `save`, write the cache
+    back (holding the files looked at)."""
     known = _read_json(cache) if cache else {}
     fresh: dict[str, list] = {}
-    content, unsettled = {}, []
+    content, unsettled, sizes = {}, [], {}
     now = time.time()
-    for source in SOURCES:
+    for source in sources:
         for path in discover(raw / source, raw):
             rel = path.relative_to(raw).as_posix()
             before = _signature(path)
@@ -79,10 +83,16 @@ def look_at_raw(raw: Path, cache: Path | None = None, save: bool = False) -> Raw
             if before[1] > (now - SETTLING_SECONDS) * 1e9:
                 unsettled.append(rel)
             content[rel] = digest
+            sizes[rel] = before[0]
             fresh[str(path)] = [*before, digest]
     if cache is not None and save:
         _write_json(cache, fresh)
-    return RawLook(content, unsettled)
+    return RawLook(content, unsettled, sizes)
+
+
+def content_version(content: Mapping[str, str]) -> str:
+    """One digest of a landing content (`look_at_raw().content`, or a part of it)."""
+    return hashlib.sha256(json.dumps(dict(content), sort_keys=True).encode()).hexdigest()
 
 
 def _signature(path: Path) -> list[int]:

@@ -5,6 +5,7 @@ import time
 import dagster as dg
 import duckdb
 
+from pipelines.defs.ingest.landing import landing_key
 from pipelines.ingest.freshness import freshness, record_freshness
 from pipelines.ingest.ingest import ingest_source
 from pipelines.ingest.sources import SOURCES, Source
@@ -31,6 +32,7 @@ def delivered_before(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, i
 def ingestion_asset(source: Source) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["ingested", source.name]),
+        deps=[landing_key(source.name)],
         group_name="ingestion",
         description=f"{source.label_zh} ({source.name}): every file under "
         f"YIYU_RAW_DIR/{source.name}/, validated, pseudonymised and superseded by natural key.",

@@ -5,14 +5,14 @@ files whose content hash differs from what it last saw (its cursor; on its first
 last good refresh's), added or removed. A file still being written makes it wait a tick.
 """
 
-import hashlib
 import json
 
 import dagster as dg
 
 from pipelines.config import timezone_from_env
+from pipelines.defs.ingest.landing import landing_key
 from pipelines.defs.operations.jobs import refresh_job
-from pipelines.operations.fingerprint import HASH_CACHE, last_good, look_at_raw
+from pipelines.operations.fingerprint import HASH_CACHE, content_version, last_good, look_at_raw
 from pipelines.operations.guard import TRIGGER_TAG
 from pipelines.resources import SETTINGS, YiyuSettings
 
@@ -55,12 +55,11 @@ def raw_files_sensor(context: dg.SensorEvaluationContext, settings: YiyuSettings
     context.update_cursor(json.dumps(current, sort_keys=True))
     if not sources:
         return dg.SkipReason("no new, changed or removed raw files")
-    roots = [dg.AssetKey(["ingested", s]) for s in sorted(sources)]
+    roots = [landing_key(s) for s in sorted(sources)]
     selection = dg.AssetSelection.assets(*roots).downstream()
     keys = selection.resolve(context.repository_def.asset_graph)
-    digest = hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
     return dg.RunRequest(
-        run_key=f"raw-{digest}",
+        run_key=f"raw-{content_version(current)[:16]}",
         asset_selection=sorted(keys),
         tags={TRIGGER_TAG: "sensor", "yiyu/sources": ",".join(sorted(sources))},
     )

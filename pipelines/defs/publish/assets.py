@@ -5,8 +5,10 @@ import time
 from datetime import UTC, datetime
 
 import dagster as dg
+from dagster_dbt import build_dbt_asset_selection
 
 from pipelines.defs.marts.assets import marts_dbt_assets
+from pipelines.defs.quality.checks import CROSS_SOURCE_ASSET
 from pipelines.operations.failpoints import failpoint
 from pipelines.operations.fingerprint import remember_refresh
 from pipelines.operations.guard import current_run
@@ -25,6 +27,10 @@ from pipelines.warehouse import work_db
 
 REPORT_FILE = "report.html"
 REPORT_ASSET = "evaluation_report"
+# The dbt models of schema `marts`: what is published.
+MARTS_KEYS = build_dbt_asset_selection(
+    [marts_dbt_assets], dbt_select="config.schema:marts"
+).resolve([marts_dbt_assets])
 
 
 def _refuse(refusals: list[str]) -> None:
@@ -35,7 +41,8 @@ def _refuse(refusals: list[str]) -> None:
 @dg.asset(
     key="published_warehouse",
     group_name="publishing",
-    deps=list(marts_dbt_assets.keys),
+    # The cross-source metric too: its blocking quality check stops publishing when it fails.
+    deps=[*sorted(MARTS_KEYS), CROSS_SOURCE_ASSET],
     kinds={"duckdb"},
     description="YIYU_WAREHOUSE_PATH: marts, audit, quarantine, quality history and run history, "
     "and the report beside it; published by atomic rename once the candidate passes the publish "

@@ -1,8 +1,8 @@
 """Asset checks: per ingested source a blocking and a warning check, and the cross-source
 checks on the metric models the dbt project builds (models/quality). A failed blocking check
 (ERROR severity) stops every asset downstream of the checked one in the run: a source's
-stops the marts, the cross-source one stops publishing (published_warehouse depends on the
-metric models)."""
+stops the marts, the cross-source one stops publishing (published_warehouse depends on
+CROSS_SOURCE_ASSET, the checked linkage metric)."""
 
 from collections.abc import Iterator
 
