@@ -1,6 +1,6 @@
 """How the Dagster wiring runs dbt (pipelines/marts/dbt.py): the stock dagster-dbt resource
-with this environment's dbt, the run's settings as vars and profile environment, and a build
-that reuses the parse instead of parsing everything."""
+with this environment's dbt, the run's profile environment (the settings reach dbt as data,
+never as vars), and a build that reuses the parse instead of parsing everything."""
 
 from __future__ import annotations
 
@@ -33,32 +33,29 @@ def test_dbt_runs_as_the_stock_resource_with_the_dbt_installed_beside_this_pytho
     assert f"installed: {dbt_core_version}" in reported
 
 
-def test_the_build_gets_the_settings_as_vars_and_the_work_file_as_profile(tmp_path: Path):
-    from pipelines.marts.dbt import dbt_vars_arg, profile_env
+def test_the_build_gets_the_work_file_as_profile_and_no_setting_as_a_var(tmp_path: Path):
+    """The evaluation settings reach dbt only as data (meta.run_settings), so a change of them
+    neither reaches the command line nor costs a new parse."""
+    from pipelines.marts.dbt import dbt_command, parse_state_dir, profile_env
 
-    settings = Settings.from_env(
-        {
-            "YIYU_WAREHOUSE_PATH": str(tmp_path / "wh" / "yiyu.duckdb"),
-            "YIYU_AS_OF": "2023-06-30",
-            "YIYU_DISTRICT_NAME": "某区",
-            "YIYU_DUCKDB_MEMORY_LIMIT": "1GB",
-        }
-    )
-    flag, text = dbt_vars_arg(settings)
-    assert flag == "--vars"
-    assert json.loads(text) == {
-        "as_of": "2023-06-30",
-        "period_start": "2022-10-01",
-        "district_code": "330206",
-        "district_name": "某区",
+    env = {
+        "YIYU_WAREHOUSE_PATH": str(tmp_path / "wh" / "yiyu.duckdb"),
+        "YIYU_AS_OF": "2023-06-30",
+        "YIYU_DISTRICT_NAME": "某区",
+        "YIYU_DUCKDB_MEMORY_LIMIT": "1GB",
     }
-    assert "某区" in text  # as written, not escaped
+    settings = Settings.from_env(env)
+    command = [str(part) for part in dbt_command("build", target=tmp_path / "t")]
+    assert "--vars" not in command and not any("某区" in part for part in command)
     assert profile_env(settings) == {
         "YIYU_WORK_DB": str(tmp_path / "wh" / "work.duckdb"),
         "YIYU_DUCKDB_MEMORY_LIMIT": "1GB",
         "YIYU_DBT_SPILL_DIR": str(tmp_path / "wh" / "spill"),
     }
-    assert json.loads(dbt_vars_arg(Settings.from_env({}))[1])["as_of"] is None
+    other_values = Settings.from_env({**env, "YIYU_DISTRICT_NAME": "北仑区", "YIYU_AS_OF": ""})
+    assert parse_state_dir(other_values) == parse_state_dir(settings)
+    other_file = Settings.from_env({**env, "YIYU_WAREHOUSE_PATH": str(tmp_path / "x.duckdb")})
+    assert parse_state_dir(other_file) != parse_state_dir(settings)
 
 
 def _parse_events(build_dir: Path) -> list[str]:
@@ -69,7 +66,7 @@ def _parse_events(build_dir: Path) -> list[str]:
 def test_a_build_reuses_the_parse_prepared_for_its_settings_and_keeps_its_own(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    """prepare_manifest() parses with the build's vars and profile, without opening the work
+    """prepare_manifest() parses with the build's profile, without opening the work
     file (held here by a writer), and the build then parses nothing again; a build without
     such a parse parses in full and keeps its parse for the next build."""
     from pipelines.marts.dbt import (

@@ -73,7 +73,7 @@ def run_unit_tests(work_dir: Path) -> tuple[subprocess.CompletedProcess, dict]:
     target = work_dir / "unit-target"
     settings = Settings.from_env()
     done = subprocess.run(
-        dbt_command("test", "--select", "test_type:unit", target=target, settings=settings),
+        dbt_command("test", "--select", "test_type:unit", target=target),
         capture_output=True,
         text=True,
         env={**os.environ, **profile_env(settings)},
@@ -167,7 +167,7 @@ def test_ratio_indicators_are_also_reported_per_community(marts):
         assert got[key]["value"] == pytest.approx(numerator / denominator), key
 
 
-def test_names_come_from_the_seed_the_vars_and_the_divisions(marts):
+def test_names_come_from_the_seed_the_settings_and_the_divisions(marts):
     names = dict(
         marts.execute(
             "select distinct indicator_code, indicator_name_zh from marts.indicator_values"

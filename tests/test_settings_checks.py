@@ -6,13 +6,14 @@ step. Settings reach SQL only as data."""
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from pipelines.config import SettingError, Settings, check_landing_folder
-from tests.processes import copy_tree, marts, published, published_state, query, refresh, yiyu
+from tests.processes import copy_tree, marts, published, query, refresh, yiyu
 
 BAD_SETTINGS = [
     # (variable, value, what the message must say is expected)
@@ -128,31 +129,47 @@ def test_a_dagster_run_with_a_bad_setting_fails_before_its_first_step(yiyu_env, 
 
 
 DISTRICT_NAME = "北仑区' || 'X"
+DISTRICT_CODE = "330206' OR '1'='1"
+AS_WRITTEN = {DISTRICT_CODE: "330206", DISTRICT_NAME: "北仑区"}  # -> the defaults
+
+
+@pytest.fixture(scope="module")
+def quoted_settings_refresh(tmp_path_factory, base_refresh) -> Path:
+    """The base refresh again with a district code and name that would break SQL text."""
+    root = copy_tree(base_refresh, tmp_path_factory.mktemp("quoted") / "case")
+    refresh(root, root / "raw", YIYU_DISTRICT_NAME=DISTRICT_NAME, YIYU_DISTRICT_CODE=DISTRICT_CODE)
+    return root
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="dbt reads vars until the settings table is wired")
-def test_a_district_name_with_quotes_is_published_as_written(tmp_path, base_refresh):
-    root = copy_tree(base_refresh, tmp_path / "case")
-    refresh(root, root / "raw", YIYU_DISTRICT_NAME=DISTRICT_NAME, YIYU_DISTRICT_CODE="330206'")
+def test_a_district_name_with_quotes_is_published_as_written(quoted_settings_refresh):
     names = query(
-        published(root),
+        published(quoted_settings_refresh),
         "SELECT DISTINCT scope_code, scope_name FROM marts.indicator_values"
         " WHERE scope_level = 'district'",
     )
-    assert names == [("330206'", DISTRICT_NAME)]
-    assert marts(published(root))["indicator_values"]
+    assert names == [(DISTRICT_CODE, DISTRICT_NAME)]
 
 
 @pytest.mark.slow
-def test_the_settings_table_holds_the_values_as_written(tmp_path, base_refresh):
+def test_a_district_code_with_quotes_computes_the_same_figures(
+    quoted_settings_refresh, base_refresh
+):
+    """Every mart, row for row, as the plain settings' once the code and name are put back."""
+    quoted = marts(published(quoted_settings_refresh))
+    plain = marts(published(base_refresh))
+    assert quoted.keys() == plain.keys() and plain["indicator_values"]
+    for table, rows in quoted.items():
+        restored = [
+            tuple(AS_WRITTEN.get(v, v) if isinstance(v, str) else v for v in r) for r in rows
+        ]
+        assert Counter(restored) == Counter(plain[table]), table
+
+
+@pytest.mark.slow
+def test_the_settings_table_holds_the_values_as_written(quoted_settings_refresh):
     """What the dbt models read as data: written with bound parameters before each build."""
-    root = copy_tree(base_refresh, tmp_path / "case")
-    before = published_state(root)
-    result = refresh(root, root / "raw", expect=None, YIYU_DISTRICT_NAME=DISTRICT_NAME)
-    work = root / "warehouse" / "work.duckdb"
+    work = quoted_settings_refresh / "warehouse" / "work.duckdb"
     assert query(work, "SELECT district_code, district_name FROM meta.run_settings") == [
-        ("330206", DISTRICT_NAME)
+        (DISTRICT_CODE, DISTRICT_NAME)
     ]
-    if result.returncode != 0:  # the name broke the SQL: nothing was published
-        assert published_state(root) == before

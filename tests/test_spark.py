@@ -103,3 +103,12 @@ def test_one_changed_value_makes_the_comparison_fail(spark_build, work):
     compared = compare_digests(work, build, {"marts.indicator_values": altered})
     different = {name for name, (duck, spark) in compared.items() if duck != spark}
     assert different == {"marts.indicator_values"}
+
+
+def test_the_run_settings_reach_spark_as_data(spark_build, work):
+    """Spark reads the settings the DuckDB build read: the exported one-row meta.run_settings."""
+    _, build = spark_build
+    exported = parquet_relation(build.folder / "sources" / "meta" / "run_settings")
+    written = work.execute("SELECT * FROM meta.run_settings").fetchall()
+    assert len(written) == 1
+    assert work.execute(f"SELECT * FROM {exported}").fetchall() == written

@@ -84,7 +84,6 @@ def built(tmp_path_factory: pytest.TempPathFactory):
                 "street_assessment,test_type:unit",
                 "street_ranking,test_type:unit",
                 target=target,
-                settings=settings,
             ),
             capture_output=True,
             text=True,

@@ -1,17 +1,18 @@
 """The dbt project (dbt_project/) as the Dagster wiring and the tests run it.
 
 dbt reads the working DuckDB file, its memory limit and its spill folder from the environment
-(profile_env(), see dbt_project/profiles.yml) and the evaluation settings from `--vars` and,
-as data, from the one-row table `meta.run_settings` (write_run_settings(), written with bound
-parameters before each build); all come from the `Settings` of the run, so a test or a
-refresh with other settings gets its own database.
+(profile_env(), see dbt_project/profiles.yml) and the evaluation settings as data, from the
+one-row table `meta.run_settings` (write_run_settings(), written with bound parameters before
+each build; no setting reaches dbt as a var, so none is ever pasted into SQL text); all come
+from the `Settings` of the run, so a test or a refresh with other settings gets its own
+database.
 
 Parsing. A build re-parses only the files that changed when it is given dbt's
-partial_parse.msgpack from an earlier parse with the same vars and the same rendered profile
-(dbt checks both, and every file, itself: a state that does not fit costs a full parse, never a
-wrong result). One such state is kept per set of settings (parse_state_dir()): written by
-prepare_manifest() and refreshed by every build (keep_parse_state()), so the nightly refresh,
-the tests and the benchmarks, each with its own work file, do not evict each other's.
+partial_parse.msgpack from an earlier parse with the same rendered profile (dbt checks it, and
+every file, itself: a state that does not fit costs a full parse, never a wrong result). One
+such state is kept per profile (parse_state_dir()): written by prepare_manifest() and refreshed
+by every build (keep_parse_state()), so the nightly refresh, the tests and the benchmarks, each
+with its own work file, do not evict each other's.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ SPILL_DIR_ENV = "YIYU_DBT_SPILL_DIR"
 # newest few are kept.
 BUILDS_DIR = DBT_PROJECT_DIR / "target" / "builds"
 BUILDS_KEPT = 3
-# One partial-parse state per set of settings (vars and profile); the newest few are kept.
+# One partial-parse state per rendered profile; the newest few are kept.
 PARSE_STATES_DIR = DBT_PROJECT_DIR / "target" / "parse"
 PARSE_STATES_KEPT = 8
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
@@ -89,17 +90,6 @@ def build_target_dir(run_id: str) -> Path:
     return BUILDS_DIR / run_id
 
 
-def dbt_vars(settings: Settings) -> dict[str, str | None]:
-    """The dbt vars (dbt_project.yml) of the settings; as_of None: the latest event date."""
-    as_of = settings.as_of
-    return {
-        "as_of": as_of.isoformat() if as_of else None,
-        "period_start": settings.period_start.isoformat(),
-        "district_code": settings.district_code,
-        "district_name": settings.district_name,
-    }
-
-
 RUN_SETTINGS_DDL = """
 CREATE SCHEMA IF NOT EXISTS meta;
 CREATE OR REPLACE TABLE meta.run_settings (
@@ -147,14 +137,10 @@ def out_of_memory_note(invocation: DbtCliInvocation, settings: Settings) -> str:
     )
 
 
-def dbt_vars_arg(settings: Settings) -> list[str]:
-    return ["--vars", json.dumps(dbt_vars(settings), ensure_ascii=False)]
-
-
-def dbt_command(*args: str, target: Path, settings: Settings) -> list[str | Path]:
-    """A dbt command line on this project with the vars of `settings`, its artifacts and log
-    in `target`; the environment must carry profile_env(settings)."""
-    return [dbt_executable(), *args, *_project_args(target), *dbt_vars_arg(settings)]
+def dbt_command(*args: str, target: Path) -> list[str | Path]:
+    """A dbt command line on this project, its artifacts and log in `target`; the environment
+    must carry profile_env() of the settings, and the work file their meta.run_settings."""
+    return [dbt_executable(), *args, *_project_args(target)]
 
 
 def _project_args(target: Path) -> list[str | Path]:
@@ -172,10 +158,8 @@ def _project_args(target: Path) -> list[str | Path]:
 
 def parse_state_dir(settings: Settings) -> Path:
     """Where the partial-parse state for these settings lives: named by a hash of what dbt
-    compares before it reuses one (the vars and the profile's environment)."""
-    inputs = json.dumps(
-        {"vars": dbt_vars(settings), "profile": profile_env(settings)}, sort_keys=True
-    )
+    compares before it reuses one (the profile's environment)."""
+    inputs = json.dumps({"profile": profile_env(settings)}, sort_keys=True)
     return PARSE_STATES_DIR / hashlib.sha256(inputs.encode()).hexdigest()[:16]
 
 
@@ -219,8 +203,8 @@ def prepare_manifest(settings: Settings | None = None) -> Path:
 
     `yiyu prepare` (before `dev.sh ui`) and the refresh command call it before loading the
     definitions, so the asset graph always reflects the dbt files on disk. dbt parses with the
-    vars and the profile environment of the build (else the build could not reuse the parse);
-    without settings it parses with the project's defaults, for the manifest only. `dbt parse`
+    profile environment of the build (else the build could not reuse the parse); without
+    settings it parses with this process's environment, for the manifest only. `dbt parse`
     never connects, so the work file may be missing or busy. dbt writes into a private folder
     and each file is renamed into place: a reader never sees half a file.
     """
@@ -228,13 +212,10 @@ def prepare_manifest(settings: Settings | None = None) -> Path:
     manifest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=manifest.parent, prefix="parse-") as scratch:
         target = Path(scratch)
-        if settings is None:
-            command = [dbt_executable(), "parse", *_project_args(target)]
-            env = dict(os.environ)
-        else:
-            command = dbt_command("parse", target=target, settings=settings)
-            env = {**os.environ, **profile_env(settings)}
-        subprocess.run(command, check=True, capture_output=True, env=env)
+        env = {**os.environ, **(profile_env(settings) if settings else {})}
+        subprocess.run(
+            dbt_command("parse", target=target), check=True, capture_output=True, env=env
+        )
         if settings is not None:
             keep_parse_state(target, settings)
         os.replace(target / "manifest.json", manifest)
@@ -257,8 +238,9 @@ def ensure_manifest(settings: Settings | None = None) -> Path:
     an edited model imports the definitions), with the settings of the coming build if known.
 
     The manifest (the asset graph) does not depend on the settings. The partial-parse state
-    does: when a build's settings have none yet, the build parses in full and keeps its
-    state (keep_parse_state()), which is cheaper than a separate `dbt parse` first."""
+    does, through the profile: when a build's settings have none yet, the build parses in full
+    and keeps its state (keep_parse_state()), which is cheaper than a separate `dbt parse`
+    first."""
     if _manifest_is_stale():
         prepare_manifest(settings)
     return dbt_project.manifest_path

@@ -22,7 +22,7 @@ import duckdb
 import yaml
 
 from pipelines.config import REPO_ROOT, Settings
-from pipelines.marts.dbt import DBT_PROJECT_DIR, dbt_vars
+from pipelines.marts.dbt import DBT_PROJECT_DIR
 from pipelines.warehouse import work_db
 
 SPARK_VENV_ENV = "YIYU_SPARK_VENV"
@@ -124,7 +124,6 @@ def build_on_spark(settings: Settings, folder: Path, dbt: Path, *args: str) -> S
         "--profiles-dir", os.fspath(DBT_PROJECT_DIR),
         "--target-path", os.fspath(folder / "target"),
         "--log-path", os.fspath(folder / "target"),
-        "--vars", json.dumps(dbt_vars(settings), ensure_ascii=False),
     ]  # fmt: skip
     register = [
         "run-operation", "register_parquet_sources",

@@ -1,29 +1,39 @@
--- The as-of date: the `as_of` var, else the latest event date in the loaded data (births,
--- archives, checks, enrollments, surveys; register dates are not events; a date after today is
--- an error, not the latest event). The refs stay unconditional so the dependency graph does
--- not change with the vars.
-{% set as_of = var('as_of', none) %}
-with event_dates as (
-    select max(birth_date) filter (where birth_date <= current_date) as event_date
-    from {{ ref('stg_ingested__births') }}
+-- The as-of date: the settings' `as_of`, else the latest event date in the loaded data (births,
+-- archives, checks, enrollments, surveys; register dates are not events; a date after the
+-- settings' today is an error, not the latest event).
+with run_settings as (
+    select
+        as_of,
+        today
+    from {{ ref('stg_meta__run_settings') }}
+),
+
+event_dates as (
+    select max(births.birth_date) as event_date
+    from {{ ref('stg_ingested__births') }} as births
+    inner join run_settings on births.birth_date <= run_settings.today
     union all
-    select max(archive_date) filter (where archive_date <= current_date)
-    from {{ ref('stg_ingested__health_archives') }}
+    select max(archives.archive_date)
+    from {{ ref('stg_ingested__health_archives') }} as archives
+    inner join run_settings on archives.archive_date <= run_settings.today
     union all
-    select max(check_date) filter (where check_date <= current_date)
-    from {{ ref('stg_ingested__health_checks') }}
+    select max(checks.check_date)
+    from {{ ref('stg_ingested__health_checks') }} as checks
+    inner join run_settings on checks.check_date <= run_settings.today
     union all
-    select max(enroll_date) filter (where enroll_date <= current_date)
-    from {{ ref('stg_ingested__enrollments') }}
+    select max(enrollments.enroll_date)
+    from {{ ref('stg_ingested__enrollments') }} as enrollments
+    inner join run_settings on enrollments.enroll_date <= run_settings.today
     union all
-    select max(survey_date) filter (where survey_date <= current_date)
-    from {{ ref('stg_ingested__parenting_surveys') }}
+    select max(surveys.survey_date)
+    from {{ ref('stg_ingested__parenting_surveys') }} as surveys
+    inner join run_settings on surveys.survey_date <= run_settings.today
 ),
 
 latest as (
     select max(event_date) as latest_event_date from event_dates
 )
 
-select
-    {% if as_of %}cast('{{ as_of }}' as date){% else %}latest_event_date{% endif %} as as_of_date
+select coalesce(run_settings.as_of, latest.latest_event_date) as as_of_date
 from latest
+cross join run_settings

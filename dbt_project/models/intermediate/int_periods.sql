@@ -1,10 +1,12 @@
--- Calendar quarters from the quarter holding `period_start` through the quarter holding the
--- as-of date; the reference date D is the quarter's last day, or the as-of date for the last.
+-- Calendar quarters from the quarter holding the settings' `period_start` through the quarter
+-- holding the as-of date; the reference date D is the quarter's last day, or the as-of date for
+-- the last.
 with bounds as (
     select
-        as_of_date,
-        cast(date_trunc('quarter', cast('{{ var("period_start") }}' as date)) as date) as first_quarter
-    from {{ ref('int_as_of_date') }}
+        as_of_dates.as_of_date,
+        cast(date_trunc('quarter', run_settings.period_start) as date) as first_quarter
+    from {{ ref('int_as_of_date') }} as as_of_dates
+    cross join {{ ref('stg_meta__run_settings') }} as run_settings
 ),
 
 quarter_starts as (

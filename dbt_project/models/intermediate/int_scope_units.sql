@@ -1,10 +1,11 @@
--- Every scope an indicator is reported for: the district (from vars), its streets and its
--- communities (from the divisions), with their names.
+-- Every scope an indicator is reported for: the district (from the run's settings), its streets
+-- and its communities (from the divisions), with their names.
 select
     'district' as scope_level,
-    '{{ var("district_code") }}' as scope_code,
-    '{{ var("district_name") }}' as scope_name,
+    district_code as scope_code,
+    district_name as scope_name,
     cast(null as string) as street_code
+from {{ ref('stg_meta__run_settings') }}
 union all
 select
     'street' as scope_level,

@@ -16,6 +16,7 @@ from dagster_dbt import (
     DagsterDbtTranslatorSettings,
     DbtCliInvocation,
     DbtCliResource,
+    DbtProject,
     dbt_assets,
 )
 from dbt.adapters.factory import reset_adapters
@@ -24,7 +25,6 @@ from pipelines.marts.dbt import (
     build_target_dir,
     dbt_project,
     dbt_resource,
-    dbt_vars_arg,
     ensure_manifest,
     keep_parse_state,
     out_of_memory_note,
@@ -37,10 +37,26 @@ from pipelines.operations.work_steps import MARTS, mark_completed, mark_started
 from pipelines.resources import SETTINGS, YiyuSettings
 from pipelines.warehouse import work_db
 
+# Sources the marts asset writes itself before `dbt build` (meta `written_by` in _sources.yml).
+WRITTEN_BY = "marts_dbt_assets"
+
 
 class MartsTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return "marts"
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        """dagster-dbt's spec, less the deps on sources this asset writes itself (they are no
+        upstream asset, and none produces them)."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        own = {
+            self.get_asset_key(source)
+            for source in manifest["sources"].values()
+            if (source.get("config", {}).get("meta") or {}).get("written_by") == WRITTEN_BY
+        }
+        return spec.replace_attributes(deps=[d for d in spec.deps if d.asset_key not in own])
 
 
 # The three identity tables are one upstream asset (identity/child_index).
@@ -72,7 +88,7 @@ def marts_dbt_assets(
     # dbt re-parses only what changed since a parse with the same settings.
     use_parse_state(target_dir, config)
     invocation = dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test", *dbt_vars_arg(config)],
+        ["build", "--exclude-resource-type", "unit_test"],
         context=context,
         target_path=target_dir,
         raise_on_error=False,
