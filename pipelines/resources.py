@@ -17,9 +17,11 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import Field, PrivateAttr
 
 from pipelines.config import ENV_VARS, Settings, check_landing_folder
+from pipelines.ingest.handles import refresh_public_key
 from pipelines.ingest.secret import link_secret, load_link_key, secret_file
 from pipelines.operations.failpoints import failpoint
 from pipelines.operations.guard import begin_run, end_run, landing_warnings, reads_raw
@@ -34,8 +36,8 @@ FROM_ENV = "unset: {} of the run's environment (contract section 1)"
 
 
 class YiyuSettings(dg.ConfigurableResource):
-    """The settings of contract section 1 for one run (`get()`), and the link secret
-    (`link_key()`)."""
+    """The settings of contract section 1 for one run (`get()`), the link secret
+    (`link_key()`) and the worklist public key (`worklist_key()`)."""
 
     raw_dir: str | None = Field(default=None, description=FROM_ENV.format("YIYU_RAW_DIR"))
     warehouse_path: str | None = Field(
@@ -53,6 +55,13 @@ class YiyuSettings(dg.ConfigurableResource):
     timezone: str | None = Field(default=None, description=FROM_ENV.format("YIYU_TIMEZONE"))
     duckdb_memory_limit: str | None = Field(
         default=None, description=FROM_ENV.format("YIYU_DUCKDB_MEMORY_LIMIT")
+    )
+    worklist_public_key: str | None = Field(
+        default=None, description=FROM_ENV.format("YIYU_WORKLIST_PUBLIC_KEY")
+    )
+    # A path only: no run ever reads the private key (it is for `yiyu worklists`).
+    worklist_private_key: str | None = Field(
+        default=None, description=FROM_ENV.format("YIYU_WORKLIST_PRIVATE_KEY")
     )
     # Dagster shows resource config in the UI: a secret goes in as dg.EnvVar, never a value.
     link_secret: str | None = Field(
@@ -72,6 +81,8 @@ class YiyuSettings(dg.ConfigurableResource):
         if reads_raw(run):
             check_landing_folder(raw_dir)
         self._check_key()
+        if reads_raw(run):
+            self.worklist_key()  # a missing or weak public key stops the run before it starts
         state = begin_run(self._resolved, run, os.environ, self.link_key, context.log.info)
         if reads_raw(run) and state.holds == 1:
             for warning in landing_warnings(raw_dir):
@@ -90,6 +101,11 @@ class YiyuSettings(dg.ConfigurableResource):
         if self.link_secret:
             return load_link_key(self.link_secret, secret_file())
         return link_secret()
+
+    def worklist_key(self) -> RSAPublicKey:
+        """The public key the handles are encrypted to (contract section 8); at the default
+        files, a pair is generated when neither exists."""
+        return refresh_public_key(self.get())
 
     def _check_key(self) -> None:
         """A weak key stops the run now; a missing key file is generated when first used."""

@@ -13,6 +13,21 @@ import pytest
 from pipelines.config import REPO_ROOT
 
 
+@pytest.fixture(scope="session", autouse=True)
+def worklist_key_pair(tmp_path_factory: pytest.TempPathFactory):
+    """One worklist key pair for the session, set for every refresh the tests start, so no
+    test generates or reads the pair at the repository's default files."""
+    from pipelines.ingest.handles import generate_key_pair
+
+    folder = tmp_path_factory.mktemp("worklist_keys") / "keys"
+    public, private = folder / "public.pem", folder / "private.pem"
+    generate_key_pair(public, private)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("YIYU_WORKLIST_PUBLIC_KEY", str(public))
+        patch.setenv("YIYU_WORKLIST_PRIVATE_KEY", str(private))
+        yield public, private
+
+
 @pytest.fixture
 def yiyu_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private YIYU_RAW_DIR (tmp/raw), warehouse (tmp/warehouse) and link secret."""

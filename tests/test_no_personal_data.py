@@ -186,6 +186,7 @@ def test_refresh_writes_no_personal_data(refreshed):
     written = [p for p in refreshed.rglob("*") if p.is_file() and p.name != "secret"]
     written += [p for p in (REPO_ROOT / "dbt_project" / "target").rglob("*") if p.is_file()]
     assert any(p.suffix == ".duckdb" for p in written)
+    assert any(p.name == "handles.bin" for p in written)  # the encrypted handles are scanned too
     for path in written:
         if path.suffix in {".wal", ".tmp"}:
             continue

@@ -63,7 +63,7 @@ def test_clean_data_passes_every_check_and_writes_the_run_page():
 
     assert result.success and probe_built(result)
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 18  # blocking + warn for each of the 9 sources
+    assert len(evaluations) == 20  # blocking + warn for each of the 10 sources
     assert all(e.passed for e in evaluations)
     statuses = history(result.run_id)
     assert statuses and {s[:2] for s in statuses.values()} == {(True, "ok")}

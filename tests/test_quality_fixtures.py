@@ -107,6 +107,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "certified_on": D,
     },
     "parenting_surveys": {"survey_no": V, "community_code": V, "survey_date": D, "passed": B},
+    "catchments": {"facility_code": V, "community_code": V},
     "child_records": {
         "source": V,
         "record_key": V,
@@ -264,6 +265,7 @@ def clean_tables() -> dict[str, list[dict]]:
             }
             for n in range(20)
         ],
+        "catchments": [{"facility_code": "F01", "community_code": c} for c in COMMUNITIES],
     }
     links = [
         ("births", "birth_cert_key", tables["births"]),

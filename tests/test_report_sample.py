@@ -65,8 +65,9 @@ def test_report_of_the_sample_renders_offline(refreshed):
     assert shown.graphs == shown.graphs_drawn == charts
     assert shown.overlaps == []
     assert "婴幼儿健康档案建档率 季度趋势" in shown.chart_titles
-    assert "一、试点目标达成情况" in shown.headings and "六、数据覆盖与关联质量" in shown.headings
+    assert "一、试点目标达成情况" in shown.headings and "七、数据覆盖与关联质量" in shown.headings
     assert any(h.startswith("五、街道评估与排名") for h in shown.headings)
+    assert any(h.startswith("六、随访清单积压") for h in shown.headings)
 
 
 @pytest.mark.slow  # a subprocess refresh of the shipped sample

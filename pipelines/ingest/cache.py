@@ -1,6 +1,7 @@
 """The content-hash cache of parsed files: one entry per file content and parser version,
 `<cache_dir>/<source>/<content sha256>-<parser version>/`, holding the valid rows
-(`valid.parquet`), the quarantined rows, the warnings and `meta.json`.
+(`valid.parquet`), the quarantined rows, the warnings and `meta.json`; for a child-level
+source with a worklist public key, its handles encrypted to that key (handles.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from pipelines.ingest import parse, readers, reasons
+from pipelines.ingest.handles import HANDLE_KINDS, HandleSealer, key_fingerprint
 from pipelines.ingest.secret import secret_fingerprint
 from pipelines.ingest.sources import Source
 from pipelines.operations.failpoints import failpoint
@@ -32,6 +35,7 @@ _CODE_FILES = (
     "idcard.py",
     "sources.py",
     "pseudonymise.py",
+    "handles.py",
 )
 
 # Rows parsed at once: a multi-million-row file (a province's history export) is parsed in
@@ -39,9 +43,11 @@ _CODE_FILES = (
 PARSE_CHUNK_ROWS = 500_000
 
 
-def parser_version(key: bytes) -> str:
-    """Changes whenever the parsing code or the key changes, so stale cache entries are unused."""
+def parser_version(key: bytes, handles_fingerprint: str = "") -> str:
+    """Changes whenever the parsing code, the key or the worklist public key the handles are
+    encrypted to (its fingerprint) changes, so stale cache entries are unused."""
     digest = hashlib.sha256(secret_fingerprint(key).encode())
+    digest.update(handles_fingerprint.encode())
     package = Path(__file__).parent
     files = [package / name for name in _CODE_FILES]
     files += sorted((package / "readers").glob("*.py"))
@@ -82,10 +88,17 @@ def _valid_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
     )
 
 
-def _parse_into(folder: Path, source: Source, path: Path, data: bytes, key: bytes) -> None:
+def _parse_into(
+    folder: Path,
+    source: Source,
+    path: Path,
+    data: bytes,
+    key: bytes,
+    sealer: HandleSealer | None = None,
+) -> None:
     """Parse one file into its cache entry, PARSE_CHUNK_ROWS rows at a time so the parse's
-    working memory does not grow with the file. Written to a temporary folder and renamed,
-    so a killed run never leaves half an entry."""
+    working memory does not grow with the file; with `sealer`, each part's handles encrypted.
+    Written to a temporary folder and renamed, so a killed run never leaves half an entry."""
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}-{threading.get_ident()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -109,6 +122,8 @@ def _parse_into(folder: Path, source: Source, path: Path, data: bytes, key: byte
             for start in range(0, max(raw.frame.height, 1), PARSE_CHUNK_ROWS):
                 part = parse.parse_frame(source, raw.frame.slice(start, PARSE_CHUNK_ROWS), key)
                 valid_out.write_table(pl.concat([empty_valid, part.valid]).to_arrow())
+                if sealer is not None and part.handles is not None:
+                    sealer.add(part.handles)
                 quarantine.append(part.quarantine)
                 warnings.append(part.warnings)
                 rows_read += part.rows_read
@@ -121,6 +136,8 @@ def _parse_into(folder: Path, source: Source, path: Path, data: bytes, key: byte
         "reject_reason": reject,
         "first_ingested_at": datetime.now(UTC).replace(tzinfo=None).isoformat(),
     }
+    if sealer is not None:
+        sealer.write(tmp)
     (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False))
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
@@ -129,12 +146,17 @@ def _parse_into(folder: Path, source: Source, path: Path, data: bytes, key: byte
 class CacheFiller:
     """Parses the files of one source into the cache, from several threads at once: polars,
     pyarrow and calamine work outside the GIL, so a second file parses while the first one's
-    Python runs. Files of equal content share one entry, parsed once under its own lock."""
+    Python runs. Files of equal content share one entry, parsed once under its own lock.
+    With `public_key`, a child-level source's handles are encrypted to it in each entry."""
 
-    def __init__(self, source: Source, cache_dir: Path, key: bytes):
+    def __init__(
+        self, source: Source, cache_dir: Path, key: bytes, public_key: RSAPublicKey | None = None
+    ):
         self.source, self.key = source, key
         self.folder = cache_dir / source.name
-        self.version = parser_version(key)
+        self.public_key = public_key if source.name in HANDLE_KINDS else None
+        sealed_to = key_fingerprint(self.public_key) if self.public_key is not None else ""
+        self.version = parser_version(key, sealed_to)
         self.created: set[str] = set()  # entries parsed this run
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -151,7 +173,8 @@ class CacheFiller:
         with lock:
             folder = self.entry(content_sha)
             if not (folder / "meta.json").exists():
-                _parse_into(folder, self.source, path, data, self.key)
+                sealer = None if self.public_key is None else HandleSealer(self.public_key)
+                _parse_into(folder, self.source, path, data, self.key, sealer)
                 failpoint("parsing")
                 self.created.add(content_sha)
         return content_sha

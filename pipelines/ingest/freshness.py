@@ -15,12 +15,17 @@ class Freshness:
     newest_file: str | None
     age_days: float | None
     expected_every_days: int
+    optional: bool = False
 
     @property
     def fresh(self) -> bool:
-        return self.age_days is not None and self.age_days <= self.expected_every_days
+        if self.age_days is None:
+            return self.optional
+        return self.age_days <= self.expected_every_days
 
     def describe(self) -> str:
+        if self.newest_file is None and self.optional:
+            return "no file delivered (an optional register)"
         if self.newest_file is None:
             return f"no file delivered (expected every {self.expected_every_days} days)"
         return (
@@ -32,11 +37,11 @@ class Freshness:
 def freshness(source: Source, source_dir: Path, now: float | None = None) -> Freshness:
     files = discover(source_dir)
     if not files:
-        return Freshness(None, None, source.expected_every_days)
+        return Freshness(None, None, source.expected_every_days, source.optional)
     newest = max(files, key=lambda p: p.stat().st_mtime)
     age = ((now or time.time()) - newest.stat().st_mtime) / 86400
     rel = newest.relative_to(source_dir).as_posix()
-    return Freshness(rel, age, source.expected_every_days)
+    return Freshness(rel, age, source.expected_every_days, source.optional)
 
 
 def record_freshness(con, run, source: Source, fresh: Freshness) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from pipelines.ingest import readers, reasons
 from pipelines.ingest.audit import SourceResult, file_audit, write_audit
@@ -56,12 +57,14 @@ def ingest_source(
     key: bytes,
     today: date | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
+    worklist_key: RSAPublicKey | None = None,
 ) -> SourceResult:
     """Ingest every file of one source into `con`: `ingested.<source>` and this source's
     rows of the audit tables, replaced in one transaction. Parses are cached under
-    `cache_dir` and keyed hashes made with the link secret `key`."""
+    `cache_dir` and keyed hashes made with the link secret `key`; with the worklist public
+    key `worklist_key`, the handles of a child-level source are kept encrypted to it."""
     today = today or date.today()
-    filler = CacheFiller(source, cache_dir, require_key(key))
+    filler = CacheFiller(source, cache_dir, require_key(key), worklist_key)
     outcomes = _read_files(filler, source_dir, progress)
     warnings = pl.concat(
         [

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipelines.ingest import values
+from pipelines.ingest.handles import handle_columns, handle_table
 from pipelines.ingest.idcard import id_birth_date, id_sex, with_id18
 from pipelines.ingest.pseudonymise import keyed_hash
 from pipelines.ingest.reasons import (
@@ -40,6 +41,8 @@ class ParsedFile:
     warnings: pl.DataFrame
     unknown_columns: list[str] = field(default_factory=list)
     reject_reason: str | None = None
+    # The clear identifiers of the valid rows, for encryption only (handles.py).
+    handles: pl.DataFrame | None = None
 
 
 def output_schema(source: Source) -> dict[str, pl.DataType]:
@@ -262,11 +265,13 @@ def parse_frame(source: Source, raw: pl.DataFrame, key: bytes) -> ParsedFile:
     )
     schema = output_schema(source)
     flags = ["_w_id", "_w_sex"] if source.child_level else []
+    clear = handle_columns(source.name)
     # Only the columns kept are filtered (texts and intermediates are not copied).
-    good = frame.select(*schema, *flags, "_reason").filter(pl.col("_reason").is_null())
+    good = frame.select(*schema, *flags, *clear, "_reason").filter(pl.col("_reason").is_null())
     found_warnings = warnings(good) if source.child_level else no_warnings()
     valid = good.select(pl.col(n).cast(t) for n, t in schema.items())
-    return ParsedFile(raw.height, valid, quarantine, found_warnings, unknown)
+    handles = handle_table(source.name, good) if clear else None
+    return ParsedFile(raw.height, valid, quarantine, found_warnings, unknown, handles=handles)
 
 
 def _rejected(

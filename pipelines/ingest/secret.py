@@ -70,28 +70,32 @@ def _read_key_file(path: Path) -> bytes:
 
 
 def _generate(path: Path) -> None:
-    """A new random key at `path`, whole or not at all: written to a temporary file in the
-    same folder, synced, then linked to its name, which fails if another run linked first
-    (its key is kept). The folder is created owner-only; the file is owner-only."""
-    folder = path.parent
+    """A new random key at `path` (another run's key is kept when it linked first)."""
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")  # 0600
-    except OSError as exc:
+        write_owner_only(path, secrets.token_hex(MIN_KEY_CHARS).encode())
+    except OSError as exc:  # a full disk; a file system without hard links cannot promise "whole"
         raise _unwritable(path, exc) from exc
+
+
+def write_owner_only(path: Path, data: bytes) -> bool:
+    """`data` at `path`, whole or not at all: written to a temporary file in the same folder,
+    synced, then linked to its name, which fails if another run linked first (False: its file
+    is kept). The folder is created owner-only; the file is owner-only. Raises OSError."""
+    folder = path.parent
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")  # 0600
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(MIN_KEY_CHARS))
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.link(tmp, path)
         _sync_folder(folder)
     except FileExistsError:
-        pass  # another run generated the key first: both use it
-    except OSError as exc:  # a full disk; a file system without hard links cannot promise "whole"
-        raise _unwritable(path, exc) from exc
+        return False
     finally:
         os.unlink(tmp)
+    return True
 
 
 def _unwritable(path: Path, exc: OSError) -> WeakKeyError:

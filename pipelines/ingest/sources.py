@@ -137,6 +137,8 @@ class Source:
     date_columns_after_birth: tuple[str, ...] = field(default=())
     # How often a delivery is expected; longer without one raises a freshness warning.
     expected_every_days: int = 7
+    # An optional register (contract section 8): never delivering it is no freshness warning.
+    optional: bool = False
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -315,6 +317,17 @@ SOURCES: dict[str, Source] = {
             key=("survey_no",),
             expected_every_days=92,
             personal_rows=True,
+        ),
+        Source(
+            "catchments",
+            "服务辖区",
+            (
+                _c("facility_code", "code", True),
+                _c("community_code", "code", True),
+            ),
+            key=("facility_code", "community_code"),
+            expected_every_days=365,
+            optional=True,
         ),
     )
 }

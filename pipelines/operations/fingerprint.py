@@ -25,6 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pipelines.config import REPO_ROOT, Settings
+from pipelines.ingest.handles import key_fingerprint, refresh_public_key
 from pipelines.ingest.readers import discover
 from pipelines.ingest.secret import secret_fingerprint
 from pipelines.ingest.sources import SOURCES
@@ -146,7 +147,7 @@ def refresh_inputs(
     """A digest of what a refresh with `config`, in the environment `environ` and with the
     link secret `key`, depends on (`raw`: the landing content, read now when not given). The
     settings part is every YIYU_ variable (the secret only through its fingerprint): the run
-    reads some of them itself (the suites' folder)."""
+    reads some of them itself (the suites' folder), and the worklist public key's fingerprint."""
     if raw is None:
         raw = look_at_raw(config.raw_dir, config.warehouse_dir / HASH_CACHE).content
     parts = {
@@ -158,6 +159,8 @@ def refresh_inputs(
             if k.startswith("YIYU_") and k not in _NOT_SETTINGS
         },
         "key": secret_fingerprint(key),
+        # A new worklist key pair at the same paths must re-encrypt the handles.
+        "worklist_key": key_fingerprint(refresh_public_key(config)),
         "day": config.today().isoformat(),
         "raw_dir": str(config.raw_dir),
     }

@@ -33,6 +33,7 @@ from pipelines.operations.lock import writer_lock
 from pipelines.operations.outcome import run_outcome
 from pipelines.publish.run_history import RunStart, finish_run, settle_unfinished, start_run
 from pipelines.warehouse import work_db
+from pipelines.worklists.log import ensure_log
 
 REFRESH_JOB = "refresh"
 TRIGGER_TAG = "yiyu/trigger"
@@ -145,6 +146,7 @@ def begin_run(
             for killed in settle_unfinished(con, config.warehouse_path, run.run_id):
                 log(f"run {killed} ended without finishing: recorded as killed")
             start_run(con, RunStart(run.run_id, trigger, code_version(), datetime.now(UTC)))
+            ensure_log(con)  # the export log is published (empty) from the first refresh
     except BaseException:
         state.exit.close()
         raise

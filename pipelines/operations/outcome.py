@@ -17,6 +17,7 @@ SAFE_ERRORS = {
     "DagsterAssetCheckFailedError",
     "InjectedFault",
     "PublishRefused",
+    "WorklistKeyError",
     "NotEnoughSpace",
     "OutOfMemory",
     "SettingError",

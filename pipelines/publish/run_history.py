@@ -55,6 +55,14 @@ COLUMNS = {
 }
 
 
+def os_user() -> str:
+    """The operating-system account running this process."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        return f"uid {os.getuid()}"
+
+
 @dataclass(frozen=True)
 class RunStart:
     run_id: str
@@ -64,10 +72,7 @@ class RunStart:
 
     @property
     def os_user(self) -> str:
-        try:
-            return getpass.getuser()
-        except (KeyError, OSError):  # no name for this uid (a container)
-            return f"uid {os.getuid()}"
+        return os_user()
 
 
 def ensure_table(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,5 +1,5 @@
-"""Exports for evaluators: the scorecard, the indicator values and the street assessment and
-ranking as XLSX and CSV.
+"""Exports for evaluators: the scorecard, the indicator values, the street assessment and
+ranking and the follow-up backlog as XLSX and CSV.
 
 Every table is the suppressed one the report shows. XLSX keeps numbers as numbers (ratios
 with a % number format) and dates as dates, and explains itself on its `说明` sheet
@@ -11,7 +11,11 @@ that a spreadsheet would evaluate gets a leading apostrophe.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,9 +23,17 @@ import polars as pl
 
 from pipelines.config import Settings
 from pipelines.report.definitions import Indicators
-from pipelines.report.formatting import COMPARATORS, DEFAULT_TIMEZONE, SCOPE_LEVELS, local_time
+from pipelines.report.formatting import (
+    COMPARATORS,
+    DEFAULT_TIMEZONE,
+    FOLLOW_UP_REASONS,
+    RECIPIENT_TYPES,
+    SCOPE_LEVELS,
+    local_time,
+)
 from pipelines.report.published import Published, read_published
 from pipelines.report.workbook import (
+    BACKLOG,
     STREETS,
     AsOf,
     Cell,
@@ -120,6 +132,36 @@ def _ranking_columns() -> list[Column]:
     ]
 
 
+def _backlog_columns(ind: Indicators) -> list[Column]:
+    """The exported backlog sheet's columns (Chinese headers like the other sheets)."""
+    return [
+        ("季度", lambda r: text(r["period"])),
+        ("参考日", lambda r: Cell(r["period_end"], "date")),
+        ("原因代码", lambda r: text(r["reason"])),
+        ("原因", lambda r: text(FOLLOW_UP_REASONS.get(r["reason"], (r["reason"],))[0])),
+        ("对应指标", lambda r: text(ind.name(FOLLOW_UP_REASONS.get(r["reason"], ("", ""))[1]))),
+        (
+            "接收方类型",
+            lambda r: text(RECIPIENT_TYPES.get(r["recipient_type"], r["recipient_type"])),
+        ),
+        ("接收方代码", lambda r: text(r["recipient_code"])),
+        ("接收方名称", lambda r: text(r["recipient_name"])),
+        ("儿童数", lambda r: Cell(r["children"], "int", r["children_suppressed"])),
+    ]
+
+
+def _backlog_table(backlog: pl.DataFrame, values: pl.DataFrame) -> pl.DataFrame:
+    """The protected backlog with each period's reference date, in reading order."""
+    ends = values.group_by("period").agg(pl.col("period_end").max())
+    order = {reason: i for i, reason in enumerate(FOLLOW_UP_REASONS)}
+    return (
+        backlog.join(ends, on="period", how="left")
+        .with_columns(_order=pl.col("reason").replace_strict(order, default=len(order)))
+        .sort("period", "_order", "recipient_type", "recipient_code")
+        .drop("_order")
+    )
+
+
 def export_tables(data: Published, k: int) -> dict[str, Table]:
     """Sheet name -> (columns, suppressed rows) of every data table exported."""
     scorecard = data.protected_scorecard(k).sort("period", "target_code")
@@ -138,6 +180,12 @@ def export_tables(data: Published, k: int) -> dict[str, Table]:
             assessment.sort("period", "street_code", "target_code"),
         )
         tables["街道排名"] = (_ranking_columns(), ranking.sort("period", "rank"))
+    backlog = data.protected_backlog(k)
+    if backlog is not None:
+        tables[BACKLOG] = (
+            _backlog_columns(data.indicators),
+            _backlog_table(backlog, data.indicator_values),
+        )
     return tables
 
 
@@ -148,7 +196,10 @@ def write_exports(
     timezone: str = DEFAULT_TIMEZONE,
 ) -> list[Path]:
     """Write `评估数据.xlsx` (说明, then one sheet per table) and one CSV per table into
-    `out_dir`; the published file is by default the settings' warehouse."""
+    `out_dir`; the published file is by default the settings' warehouse. Written whole or
+    not at all: ExportFolderError (one line) when `out_dir` cannot take them."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportFolderError(f"--out {out_dir} exists and is not a folder: name a folder")
     data = read_published(published or settings.warehouse_path)
     k = settings.small_cell_k
     tables = export_tables(data, k)
@@ -161,11 +212,47 @@ def write_exports(
         source_file=data.path.name,
         generated_at=f"{local_time(datetime.now(UTC), timezone)}（{timezone}）",
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [write_workbook(out_dir / WORKBOOK, tables, as_of, data.indicators)]
-    for sheet, table in tables.items():
-        written.append(_write_csv(out_dir / f"{sheet}.csv", table))
-    return written
+    with _staged(out_dir) as folder:
+        written = [write_workbook(folder / WORKBOOK, tables, as_of, data.indicators)]
+        for sheet, table in tables.items():
+            written.append(_write_csv(folder / f"{sheet}.csv", table))
+    return [out_dir / path.name for path in written]
+
+
+class ExportFolderError(ValueError):
+    """--out cannot take the exports; the message is one line naming it."""
+
+
+@contextlib.contextmanager
+def _staged(out_dir: Path) -> Iterator[Path]:
+    """A hidden folder the exports are written into, moved into `out_dir` when complete; on
+    any failure it is removed, and so is every folder made for it."""
+    exists = out_dir.is_dir()
+    # The folders that --out needs and that are not there yet, outermost first.
+    missing = [] if exists else [p for p in (out_dir, *out_dir.parents) if not p.exists()][::-1]
+    stage = (out_dir if exists else out_dir.parent) / f".{out_dir.name}.{os.getpid()}.tmp"
+    try:
+        try:
+            for folder in missing[:-1]:
+                folder.mkdir()
+            stage.mkdir()
+        except OSError as error:
+            raise ExportFolderError(
+                f"--out {out_dir} cannot be written ({error.strerror}): name a folder you can write"
+            ) from None
+        yield stage
+        if exists:
+            for path in stage.iterdir():
+                os.replace(path, out_dir / path.name)
+            stage.rmdir()
+        else:
+            stage.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        for folder in reversed(missing[:-1]):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def _write_csv(path: Path, table: Table) -> Path:

@@ -10,6 +10,19 @@ SUPPRESSED = "已抑制"
 NO_DATA = "无数据"  # a cell without a value (no target, no denominator, nothing counted)
 COMPARATORS = {">=": "≥", "≥": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "==": "="}
 SCOPE_LEVELS = {"district": "区", "street": "街道", "community": "社区"}
+# Follow-up reason (contract section 8) -> (Chinese, the indicator whose gap it is), in order.
+FOLLOW_UP_REASONS = {
+    "no_archive": ("未建档", "record_filing_rate"),
+    "no_check_in_year": ("近一年未体检", "health_management_rate"),
+    "behind_schedule": ("未按4:2:2系统管理", "systematic_management_rate"),
+    "enrolled_without_entry_check": ("入托前未体检", "enrollment_check_rate"),
+}
+INSTITUTION_REASON = "enrolled_without_entry_check"  # the one reason going to institutions
+RECIPIENT_TYPES = {
+    "health_facility": "医疗卫生机构",
+    "institution": "托育机构",
+    "unassigned": "未分配",
+}
 # A target's state (its css class) and its label, in the order the report counts them.
 STATES = {"met": "达标", "unmet": "未达标", "suppressed": SUPPRESSED, "nodata": NO_DATA}
 

@@ -1,5 +1,6 @@
-"""The report's indicator sections (scorecard, three-in-one, trends, streets) as plain data for
-the templates: texts, rows of texts and chart markup, from the suppressed tables only."""
+"""The report's indicator sections (scorecard, three-in-one, trends, streets, the follow-up
+backlog of each indicator's gap) as plain data for the templates: texts, rows of texts and
+chart markup, from the suppressed tables only."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from markupsafe import Markup
 from pipelines.report import charts
 from pipelines.report.definitions import Indicators
 from pipelines.report.formatting import (
+    FOLLOW_UP_REASONS,
+    INSTITUTION_REASON,
     SCOPE_LEVELS,
     STATES,
     SUPPRESSED,
@@ -214,3 +217,95 @@ def street_figures(
             }
         )
     return figures
+
+
+def district_totals(protected: pl.DataFrame) -> dict[tuple[str, str], str]:
+    """(period, reason) -> the district gap as the suppressed indicator values show it."""
+    district = protected.filter(pl.col("scope_level") == "district")
+    out = {}
+    for reason, (_, indicator) in FOLLOW_UP_REASONS.items():
+        for r in district.filter(pl.col("indicator_code") == indicator).iter_rows(named=True):
+            hidden = r["numerator_suppressed"] or r["denominator_suppressed"]
+            gap = None if hidden else r["denominator"] - r["numerator"]
+            out[(r["period"], reason)] = count(gap, hidden)
+    return out
+
+
+def _counts(rows: pl.DataFrame) -> dict[tuple, str]:
+    return {
+        (r["recipient_code"], r["period"], r["reason"]): count(
+            r["children"], r["children_suppressed"]
+        )
+        for r in rows.iter_rows(named=True)
+    }
+
+
+def backlog_section(
+    backlog: pl.DataFrame | None, protected: pl.DataFrame, period: str
+) -> dict | None:
+    """The report's backlog section as texts: per centre the latest period's count of each
+    health reason and each reason's trend, the institutions' entry-check backlog, the
+    unassigned; None when the published file has no backlog."""
+    if backlog is None:
+        return None
+    totals = district_totals(protected)
+    cells = _counts(backlog)
+    periods = sorted(backlog["period"].unique().to_list())
+    health = [r for r in FOLLOW_UP_REASONS if r != INSTITUTION_REASON]
+    centres = _recipients(backlog, "health_facility", health)
+    institutions = _recipients(
+        backlog.filter(
+            (pl.col("period") == period)
+            & ((pl.col("children") != 0) | pl.col("children_suppressed"))
+        ),
+        "institution",
+        [INSTITUTION_REASON],
+    )
+    district = "全区（各接收方合计）"
+    return {
+        "period": period,
+        "headers": ["医疗卫生机构", *(FOLLOW_UP_REASONS[r][0] for r in health)],
+        "rows": [
+            [name, *(cells.get((code, period, r), "0") for r in health)] for code, name in centres
+        ]
+        + [[district, *(totals.get((period, r), "—") for r in health)]],
+        "trends": [
+            {
+                "reason": FOLLOW_UP_REASONS[r][0],
+                "headers": ["医疗卫生机构", *periods],
+                "rows": [
+                    [name, *(cells.get((code, p, r), "0") for p in periods)]
+                    for code, name in centres
+                ]
+                + [[district, *(totals.get((p, r), "—") for p in periods)]],
+            }
+            for r in health
+        ],
+        "institutions": [
+            [name, code, cells.get((code, period, INSTITUTION_REASON), "0")]
+            for code, name in institutions
+        ],
+        "institution_total": totals.get((period, INSTITUTION_REASON), "—"),
+        "unassigned": [
+            [
+                FOLLOW_UP_REASONS.get(r["reason"], (r["reason"],))[0],
+                count(r["children"], r["children_suppressed"]),
+            ]
+            for r in backlog.filter(
+                (pl.col("period") == period)
+                & (pl.col("recipient_type") == "unassigned")
+                & ((pl.col("children") != 0) | pl.col("children_suppressed"))
+            )
+            .sort("reason")
+            .iter_rows(named=True)
+        ],
+    }
+
+
+def _recipients(backlog: pl.DataFrame, kind: str, reasons: list[str]) -> list[tuple[str, str]]:
+    """(code, name) of the recipients of a type with rows of these reasons, by code."""
+    rows = backlog.filter((pl.col("recipient_type") == kind) & pl.col("reason").is_in(reasons))
+    named = (
+        rows.group_by("recipient_code").agg(pl.col("recipient_name").max()).sort("recipient_code")
+    )
+    return [(code, name or code) for code, name in named.iter_rows()]

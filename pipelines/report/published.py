@@ -10,7 +10,7 @@ import polars as pl
 
 from pipelines.report.definitions import Indicators
 from pipelines.report.streets import protected_assessment, protected_ranking
-from pipelines.report.suppression import suppress, suppress_scorecard
+from pipelines.report.suppression import suppress, suppress_backlog, suppress_scorecard
 
 
 class PublishedFileError(ValueError):
@@ -31,6 +31,7 @@ class Published:
     check_results: pl.DataFrame | None
     street_assessment: pl.DataFrame | None = None
     street_ranking: pl.DataFrame | None = None
+    follow_up_backlog: pl.DataFrame | None = None
 
     @property
     def as_of_period(self) -> str:
@@ -55,6 +56,14 @@ class Published:
         ranking = protected_ranking(self.street_ranking, assessment, self.indicators)
         return assessment, ranking
 
+    def protected_backlog(self, k: int) -> pl.DataFrame | None:
+        """The follow-up backlog with small cells hidden; None when the file has none."""
+        if self.follow_up_backlog is None:
+            return None
+        return suppress_backlog(
+            self.follow_up_backlog, self.indicator_values, k, self.indicators.people
+        )
+
 
 def _table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pl.DataFrame | None:
     exists = con.execute(
@@ -65,8 +74,8 @@ def _table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> pl.DataFra
 
 
 def read_published(path: Path) -> Published:
-    if not path.exists():
-        raise FileNotFoundError(f"published warehouse not found: {path} (run `yiyu refresh`)")
+    if not path.is_file():
+        raise PublishedFileError(f"no published warehouse at {path}: run `yiyu refresh` first")
     con = duckdb.connect(str(path), read_only=True)
     try:
         values = _table(con, "marts", "indicator_values")
@@ -92,6 +101,7 @@ def read_published(path: Path) -> Published:
             check_results=_table(con, "quality", "check_results"),
             street_assessment=_table(con, "marts", "street_assessment"),
             street_ranking=_table(con, "marts", "street_ranking"),
+            follow_up_backlog=_table(con, "marts", "follow_up_backlog"),
         )
     finally:
         con.close()

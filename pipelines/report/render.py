@@ -46,10 +46,11 @@ SECTIONS = {
     "trends": "三、指标季度趋势",
     "streets": "四、街道对比",
     "assessment": "五、街道评估与排名",
-    "coverage": "六、数据覆盖与关联质量",
-    "quality": "七、数据质量检查",
-    "submissions": "八、季度报送与修订",
-    "method": "九、方法说明：小单元抑制",
+    "backlog": "六、随访清单积压",
+    "coverage": "七、数据覆盖与关联质量",
+    "quality": "八、数据质量检查",
+    "submissions": "九、季度报送与修订",
+    "method": "十、方法说明：小单元抑制",
 }
 
 
@@ -102,6 +103,7 @@ def render(
         assessment=assessment_section(
             *(protected_streets or (None, None)), period, indicators, comparators
         ),
+        backlog=sections.backlog_section(data.protected_backlog(k), values, period),
         coverage=coverage_section(data),
         quality=quality_section(data.check_results, timezone),
         submissions=submission_section(data, vintages, k, timezone),

@@ -9,6 +9,7 @@ version, when nothing is written. `revisions.py` compares the versions and the c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ create table if not exists vintages (
 _FIGURES = ("vintage_indicator_values", "vintage_scorecard")
 VINTAGE_HEADERS = ["季度", "版本", "报送时间", "报送时参考日", "状态"]
 REVISION_HEADERS = ["季度", "比较", "指标", "范围", "修订前", "修订后", "原因"]
+QUARTER = re.compile(r"\d{4}Q[1-4]")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,21 @@ class Submitted:
         return f"{self.period} submitted as version {self.version} in {self.store}"
 
 
+def unknown_period(period: str, periods: pl.Series) -> str:
+    """Why `period` cannot be submitted, naming the periods that can."""
+    valid = ", ".join(periods.to_list()) or "none"
+    if not QUARTER.fullmatch(period):
+        return f"period {period!r} is not written as a quarter like 2023Q2; valid: {valid}"
+    return f"period {period} is not in the published marts; valid: {valid}"
+
+
+def check_period(period: str, published: Path) -> None:
+    """ValueError, one line naming the valid periods, unless the published marts hold `period`."""
+    periods = read_published(published).indicator_values["period"].unique().sort()
+    if period not in periods:
+        raise ValueError(unknown_period(period, periods))
+
+
 def submissions_path(published: Path) -> Path:
     """Beside the published file."""
     return published.parent / "submissions.duckdb"
@@ -61,7 +78,7 @@ def submit(
     data = read_published(published)
     values = data.indicator_values.filter(pl.col("period") == period)
     if values.is_empty():
-        raise ValueError(f"period {period} is not in the published marts")
+        raise ValueError(unknown_period(period, data.indicator_values["period"].unique().sort()))
     frames = {
         "vintage_indicator_values": values,
         "vintage_scorecard": data.scorecard.filter(pl.col("period") == period),

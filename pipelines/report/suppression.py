@@ -14,6 +14,9 @@ answers), over the district and street rows of one indicator and period:
 3. A hidden numerator or denominator hides the row's value and target_met (the rate would
    give the hidden count back).
 
+The follow-up backlog (`suppress_backlog`) is a second partition of each reason's indicator
+gap (denominator - numerator) by recipient; its rules are in docs/report.md.
+
 Community rows are not published (the street/community hierarchy would need a second level
 of complementary suppression); they are dropped here.
 """
@@ -22,11 +25,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import polars as pl
 
+from pipelines.report.formatting import FOLLOW_UP_REASONS, INSTITUTION_REASON
+
 MEASURES = ("numerator", "denominator", "difference")
 PUBLISHED_SCOPES = ("district", "street")
+_BACKLOG_GROUP = ["period", "reason"]
 FLAG_COLUMNS = ("numerator_suppressed", "denominator_suppressed", "value_suppressed")
 
 
@@ -155,3 +162,92 @@ def suppress_scorecard(
 def _rounded(column: str) -> pl.Expr:
     # Scorecard and indicator values come from the same computation; rounding absorbs float noise.
     return pl.col(column).cast(pl.Float64).round(9).alias(column)
+
+
+class _Gaps(NamedTuple):
+    """What a reader of the suppressed indicator values knows of one indicator's gaps
+    (denominator - numerator) in one period."""
+
+    total: int | None  # the district gap (None without a district row)
+    total_known: bool
+    unknown: frozenset[int]  # hidden gaps: streets', the district's, the people without a street
+    known: frozenset[int]  # shown gaps: a count equal to one may be read from it
+    streets: frozenset[int] = frozenset()  # every street's gap
+
+
+def _backlog_gaps(values: pl.DataFrame, protected: pl.DataFrame) -> dict[tuple[str, str], _Gaps]:
+    """(period, indicator) -> _Gaps of the four indicators the reasons close."""
+    key = ["indicator_code", "period", "scope_level", "scope_code"]
+    cells = protected.select(
+        *key, known=~(pl.col("numerator_suppressed") | pl.col("denominator_suppressed"))
+    ).join(
+        values.select(*key, gap=pl.col("denominator") - pl.col("numerator")),
+        on=key,
+        how="left",
+    )
+    out = {}
+    indicators = [indicator for _, indicator in FOLLOW_UP_REASONS.values()]
+    for (indicator, period), group in cells.filter(
+        pl.col("indicator_code").is_in(indicators) & pl.col("gap").is_not_null()
+    ).group_by("indicator_code", "period"):
+        district = group.filter(pl.col("scope_level") == "district")
+        streets = group.filter(pl.col("scope_level") == "street")
+        total = district["gap"][0] if district.height == 1 else None
+        total_known = bool(district["known"][0]) if district.height == 1 else True
+        unknown = set(group.filter(~pl.col("known"))["gap"].to_list())
+        known = set(group.filter(pl.col("known"))["gap"].to_list())
+        if total is not None:
+            # The people without a known street: the district gap minus every street's.
+            no_street = total - streets["gap"].sum()
+            (known if total_known and streets["known"].all() else unknown).add(no_street)
+        out[(period, indicator)] = _Gaps(
+            total,
+            total_known,
+            frozenset(unknown - {0}),
+            frozenset(known - {0}),
+            frozenset(streets["gap"].to_list()) - {0},
+        )
+    return out
+
+
+def _hide_counts(counts: list[int], gaps: _Gaps, k: int, nested: bool = False) -> list[bool]:
+    """Which counts of one period and reason to hide: small ones, ones a hidden gap gives back,
+    complementary ones against the district gap; all where one is hidden when `nested` (the
+    recipients split the streets' gaps, as institutions do)."""
+    hidden = [0 < c < k or c in gaps.unknown for c in counts]
+    total = sum(counts) if gaps.total is None else gaps.total
+    while True:
+        remainder = total - sum(c for c, h in zip(counts, hidden, strict=True) if not h)
+        if not (
+            sum(hidden) == 1 or 0 < remainder < k or (not gaps.total_known and not any(hidden))
+        ):
+            break
+        candidates = [i for i, c in enumerate(counts) if not hidden[i] and c > 0]
+        if not candidates:
+            break
+        # Hiding a count a shown gap gives back protects nothing: such counts come last.
+        hidden[min(candidates, key=lambda i: (counts[i] in gaps.known, counts[i]))] = True
+    return [c > 0 for c in counts] if nested and any(hidden) else hidden
+
+
+def suppress_backlog(
+    backlog: pl.DataFrame, values: pl.DataFrame, k: int, people: frozenset[str]
+) -> pl.DataFrame:
+    """marts.follow_up_backlog rows -> the same with `children_suppressed`, hidden counts null,
+    checked against the indicator values published beside them (`values`, unsuppressed)."""
+    gaps = _backlog_gaps(values, suppress(values, k, people))
+    parts = []
+    for (period, reason), group in backlog.sort(*_BACKLOG_GROUP, "recipient_code").group_by(
+        _BACKLOG_GROUP, maintain_order=True
+    ):
+        indicator = FOLLOW_UP_REASONS.get(reason, ("", ""))[1]
+        of_group = gaps.get((period, indicator), _Gaps(None, True, frozenset(), frozenset()))
+        counts = group["children"].cast(pl.Int64).to_list()
+        # Each street's gap whole with one recipient, or the recipients split streets.
+        nested = reason == INSTITUTION_REASON or not of_group.streets <= set(counts)
+        hidden = _hide_counts(counts, of_group, k, nested)
+        parts.append(group.with_columns(children_suppressed=pl.Series(hidden, dtype=pl.Boolean)))
+    out = pl.concat(parts) if parts else backlog.with_columns(children_suppressed=pl.lit(False))
+    return out.with_columns(
+        children=pl.when(pl.col("children_suppressed")).then(None).otherwise(pl.col("children"))
+    )

@@ -25,10 +25,17 @@ _DEFINITION_HEADERS = [
 ]  # fmt: skip
 NOTES = "说明"
 STREETS = "街道评估"
+BACKLOG = "随访积压"
 _STREETS_NOTE = (
     "各街道每季度的街道级试点目标：数值、是否达标、基线（首个评估季度的数值）与较基线变化"
     "（比率指标的变化即百分点）；三位一体建档率目标只适用于三位一体中心服务的街道。"
     "街道排名：达标数多者在前，其次比率目标平均变化（百分点）大者，再按街道代码。"
+)
+
+_BACKLOG_NOTE = (
+    "各季度每个接收方（医疗卫生机构、托育机构或未分配）每种原因的随访清单行数：未建档、"
+    "近一年未体检、未按4:2:2系统管理为儿童数，入托前未体检为入托人次；同一季度同一原因的各接收方"
+    "之和等于对应指标的分母减分子（区级）。人数按同样规则抑制，并与同季度的区、街道指标缺口对照。"
 )
 
 
@@ -59,6 +66,10 @@ class Cell:
 
 Column = tuple[str, Callable[[dict], Cell]]
 Table = tuple[list[Column], pl.DataFrame]
+
+
+# Strings stay strings: never a formula, a link or a number read out of a text.
+INERT_TEXT = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
 
 def text(value) -> Cell:
@@ -105,6 +116,7 @@ def notes(as_of: AsOf, indicators: Indicators, sheets: list[str]) -> list[list[C
         ],
         [text(NO_DATA), text("该项没有数值：无目标、计数指标无分母，或分母为 0。")],
         *([[text(STREETS), text(_STREETS_NOTE)]] if STREETS in sheets else []),
+        *([[text(BACKLOG), text(_BACKLOG_NOTE)]] if BACKLOG in sheets else []),
         [],
         [text("指标定义")],
         [text(h) for h in _DEFINITION_HEADERS],
@@ -133,11 +145,7 @@ def width(value: str) -> int:
 def write_workbook(
     path: Path, tables: dict[str, Table], as_of: AsOf, indicators: Indicators
 ) -> Path:
-    # Strings stay strings: never a formula, a link or a number read out of a text.
-    book = xlsxwriter.Workbook(
-        str(path),
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
-    )
+    book = xlsxwriter.Workbook(str(path), INERT_TEXT)
     formats = {kind: book.add_format({"num_format": f}) for kind, f in _NUMBER_FORMATS.items()}
     marked = book.add_format({"font_color": "#808080", "align": "right"})
     wrapped = book.add_format({"text_wrap": True, "valign": "top"})

@@ -1,4 +1,4 @@
-"""Synthetic raw deliveries of all nine sources (`yiyu sample`), see docs/sample.md."""
+"""Synthetic raw deliveries of every source (`yiyu sample`), see docs/sample.md."""
 
 from pipelines.sample.generate import write_sample
 

@@ -55,7 +55,7 @@ COMMUNITY_WARNINGS = ("outside_district", "unknown_community")
 
 
 def write_sample(children: int, seed: int, out: Path, chunk_size: int = CHUNK) -> None:
-    """Writes DIR/<source>/... for all nine sources and DIR/MANIFEST.json.
+    """Writes DIR/<source>/... for every source and DIR/MANIFEST.json.
 
     Children are made `chunk_size` at a time (the files depend on it: keep the default
     for reproducible deliveries)."""
@@ -66,6 +66,7 @@ def write_sample(children: int, seed: int, out: Path, chunk_size: int = CHUNK) -
     run = Run(out, children, seed, chunk_size)
     run.registers()
     run.child_sources()
+    run.catchments()
     run.finish()
 
 
@@ -257,6 +258,13 @@ class Run:
             self.emit(
                 "parenting_surveys", delivery, found.filter(pl.col("quarter") == quarter), rng
             )
+
+    def catchments(self) -> None:
+        """From a random stream of its own: the other sources' files stay as they were."""
+        rng = np.random.default_rng([self.seed, 2])
+        served = registers.catchments()
+        paths = [f"2023-01/catchments_2023-01.{self.ext('xlsx')}", "2023-12/服务辖区_2023-12.csv"]
+        self._snapshots("catchments", paths, [served, served], rng, offset=1)
 
     # -- child-level sources -------------------------------------------------------------
 

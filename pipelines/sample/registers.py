@@ -62,6 +62,34 @@ def health_facilities() -> pl.DataFrame:
     return frame.with_columns(pl.Series("three_in_one_since", since, dtype=pl.Date))
 
 
+def catchments() -> pl.DataFrame:
+    """Each community centre serves its street's communities; a street's communities are
+    split in order between the street's centres when it has several."""
+    centres = (
+        health_facilities()
+        .filter(pl.col("facility_type") == "community_health_center")
+        .select("facility_code", "street_code")
+        .with_columns(
+            centre=pl.int_range(pl.len()).over("street_code"),
+            centres=pl.len().over("street_code"),
+        )
+    )
+    communities = (
+        divisions()
+        .select("street_code", "community_code")
+        .with_columns(
+            place=pl.int_range(pl.len()).over("street_code"),
+            places=pl.len().over("street_code"),
+        )
+    )
+    return (
+        centres.join(communities, on="street_code")
+        .filter(pl.col("centre") == pl.col("place") * pl.col("centres") // pl.col("places"))
+        .select("facility_code", "community_code")
+        .sort("facility_code", "community_code")
+    )
+
+
 def institutions(rng, n_children: int) -> pl.DataFrame:
     """At least one care station and one affordable nursery per street, the rest drawn."""
     streets = len(domain.STREETS)

@@ -23,6 +23,7 @@ PREFERRED_ALIAS = {
     ("births", "community_code"): "现住址社区代码",
     ("institutions", "community_code"): "所在社区代码",
     ("health_facilities", "street_code"): "所属街道代码",
+    ("catchments", "facility_code"): "机构代码",
 }
 PADDINGS = ("", " ", "\u3000", "  ")
 _ASCII = [chr(c) for c in range(0x21, 0x7F)]

@@ -67,6 +67,7 @@ def ingestion_asset(source: Source) -> dg.AssetsDefinition:
                     key=settings.link_key(),
                     today=config.today(),
                     progress=context.log.info,
+                    worklist_key=settings.worklist_key(),
                 )
             record_freshness(con, run_of(context), source, fresh)
             loaded = int(result.audit["rows_loaded"].sum())
