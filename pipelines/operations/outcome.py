@@ -42,7 +42,10 @@ def safe_reason(step: str | None, error: dg.SerializableErrorInfo | None) -> str
         return f"{where} failed"
     error = _cause(error)
     if error.cls_name not in SAFE_ERRORS:
-        return f"{where} failed with {error.cls_name} (details in the run's log in Dagster)"
+        return (
+            f"{where} failed with {error.cls_name}"
+            " (details in the run's log: logs/ beside the warehouse, or the Dagster UI)"
+        )
     lines = [line.strip() for line in error.message.strip().splitlines() if line.strip()]
     text = " ".join(lines)
     head, sep, rest = text.partition(": ")
