@@ -1,4 +1,5 @@
-"""Resident memory and CPU time of a process tree, sampled in a background thread.
+"""Resident memory and CPU time of a process tree, sampled in a background thread, and a
+child process measured with it (`measure`).
 
 The refresh runs in one process, but dbt runs as its child: the tree's RSS is what the
 machine has to hold, so children are summed in. CPU seconds are sampled too: on a shared
@@ -8,9 +9,14 @@ machine wall time also counts waiting for a core, CPU time does not.
 from __future__ import annotations
 
 import contextlib
+import os
+import resource
+import subprocess
 import threading
 import time
 from bisect import bisect_left
+from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -70,3 +76,32 @@ class TreeSampler:
         first = min(bisect_left(times, start), len(times) - 1)
         last = min(bisect_left(times, end), len(times) - 1)
         return self.samples[last][2] - self.samples[first][2]
+
+
+@dataclass
+class Measured:
+    """A child process: wall seconds, peak RSS samples, exit code, and its log file."""
+
+    seconds: float
+    cpu_s: float
+    load_before: float  # 1-minute load average when it started (2 cores)
+    sampler: TreeSampler
+    code: int
+    log: Path
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(cmd: list[str], env: dict[str, str], log: Path) -> Measured:
+    """Runs `cmd`; CPU seconds cover its whole tree (the machine is shared: wall is noisy)."""
+    started, cpu = time.perf_counter(), _children_cpu()
+    load = os.getloadavg()[0]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        with TreeSampler(proc.pid) as sampler:
+            code = proc.wait()
+    seconds = time.perf_counter() - started
+    return Measured(seconds, _children_cpu() - cpu, load, sampler, code, log)

@@ -131,6 +131,50 @@ def _without_link(result: dict) -> None:
         print(f"  info  {label:<44} {result['full']['wall_s'] / floor:.1f}x")
 
 
+def previous_run(saved: dict) -> dict:
+    """What the refresh-cost goal compares with: the full refresh and floor of a saved result."""
+    return {
+        "date": saved["date"],
+        "generator": saved["generator"],
+        "full_wall_s": saved["full"]["wall_s"],
+        "full_cpu_s": saved["full"]["cpu_s"],
+        "floor_wall_s": floor_figure(saved, "wall_s"),
+        "floor_cpu_s": floor_figure(saved, "cpu_s"),
+        # Floors saved before round 9 did not link: a ratio against them is another yardstick.
+        "floor_links": all("link" in f.get("phases", {}) for f in floors(saved).values()),
+    }
+
+
+def against_previous(result: dict) -> tuple[float, float] | None:
+    """The full refresh's wall and CPU seconds over the floor's, each over the same ratio of
+    the saved run this one replaced (None without one): the floor absorbs the shared machine's
+    drift between the two runs."""
+    saved = result.get("previous_run")
+    if saved is None:
+        return None
+    wall, cpu = (
+        result["full"][f] / floor_figure(result, f) / (saved[f"full_{f}"] / saved[f"floor_{f}"])
+        for f in ("wall_s", "cpu_s")
+    )
+    return wall, cpu
+
+
+def _print_against_previous(result: dict) -> None:
+    ratios = against_previous(result)
+    if ratios is None:
+        return
+    saved = result["previous_run"]
+    label = "full refresh / floor <= 1.1x the saved run's"
+    detail = (
+        f"{ratios[0]:.2f}x (CPU {ratios[1]:.2f}x; saved {saved['date'][:10]}, "
+        f"generator {saved['generator']})"
+    )
+    if saved["floor_links"]:
+        _goal(label, detail, ratios[0] <= 1.1)
+    else:
+        print(f"  info  {label:<44} {detail}: its floor did not link, not comparable")
+
+
 def print_goals(result: dict) -> None:
     full, noop = result["full"], result["noop"]
     print()
@@ -150,6 +194,15 @@ def print_goals(result: dict) -> None:
     _goal("peak memory < 8 GB", f"{full['peak_rss'] / GB:.2f} GB", full["peak_rss"] < 8 * GB)
     _goal("full refresh < 30 s (district goal)", f"{full['wall_s']:.1f} s", full["wall_s"] < 30)
     _goal("no-op refresh < 10 s", f"{noop['wall_s']:.1f} s", noop["wall_s"] < 10)
+    _print_against_previous(result)
+    lists = result.get("worklists")
+    if lists:
+        rows = f"{lists['files']:,} files, {lists['rows']:,} rows"
+        _goal(
+            "worklists < 60 s (province goal)",
+            f"{lists['wall_s']:.1f} s ({rows})",
+            lists["wall_s"] < 60,
+        )
     same = full["indicator_values"] == noop["indicator_values"]
     _goal("no-op refresh gives the same indicator values", str(noop["indicator_values"]), same)
     forced = result.get("noop_forced")

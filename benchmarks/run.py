@@ -1,13 +1,14 @@
 """`python -m benchmarks.run --scale district|province | --children N [--seed S]`.
 
 Generates (or reuses) a synthetic delivery, measures the engine floor on it, runs a full
-`yiyu refresh` into a fresh warehouse, then a second refresh with nothing new, then the floor
-again, and prints per stage: wall seconds, peak RSS of the process tree, rows, rows/s; totals
-and the goals. The two floors bracket the refreshes: the machine is shared and its speed
-drifts by a quarter within minutes, so the goals are judged against their mean; and the first
-floor reads the raw files into the page cache, so the refresh does not pay a cold read the
-floor after it would not. The result is also saved as JSON under benchmarks/results/ (see
-benchmarks/compare.py).
+`yiyu refresh` into a fresh warehouse, exports the worklists from it, then a second refresh with
+nothing new, then the floor again, and prints per stage: wall seconds, peak RSS of the process
+tree, rows, rows/s; totals and the goals. The two floors bracket the refreshes: the machine is
+shared and its speed drifts by a quarter within minutes, so the goals are judged against their
+mean; and the first floor reads the raw files into the page cache, so the refresh does not pay
+a cold read the floor after it would not. The result is also saved as JSON under
+benchmarks/results/ (see benchmarks/compare.py); the refresh is also compared with the result
+it replaces.
 """
 
 from __future__ import annotations
@@ -16,56 +17,26 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import secrets
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.events import RunLog, latest_run
 from benchmarks.floor import RESULT_MARK
 from benchmarks.marts import floor_vs_marts, indicator_checksum, warehouse_rows
-from benchmarks.memory import TreeSampler
-from benchmarks.report import print_goals, print_stage_table, stage_rows
+from benchmarks.memory import Measured, measure
+from benchmarks.report import previous_run, print_goals, print_stage_table, stage_rows
+from benchmarks.worklists import key_pair, measure_worklists
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATA_DIR = BENCH_DIR / "data"
 RESULTS_DIR = BENCH_DIR / "results"
 SCALES = {"district": 30_000, "tenth": 300_000, "province": 3_000_000}
 BIN = Path(sys.executable).parent
-
-
-@dataclass
-class Measured:
-    """A child process: wall seconds, peak RSS samples, exit code, and its log file."""
-
-    seconds: float
-    cpu_s: float
-    load_before: float  # 1-minute load average when it started (2 cores)
-    sampler: TreeSampler
-    code: int
-    log: Path
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def measure(cmd: list[str], env: dict[str, str], log: Path) -> Measured:
-    """Runs `cmd`; CPU seconds cover its whole tree (the machine is shared: wall is noisy)."""
-    started, cpu = time.perf_counter(), _children_cpu()
-    load = os.getloadavg()[0]
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-        with TreeSampler(proc.pid) as sampler:
-            code = proc.wait()
-    seconds = time.perf_counter() - started
-    return Measured(seconds, _children_cpu() - cpu, load, sampler, code, log)
 
 
 def generator_version() -> str:
@@ -115,7 +86,9 @@ def refresh(env: dict[str, str], log: Path, *args: str) -> tuple[Measured, RunLo
     return measured, run
 
 
-def bench(children: int, seed: int, forced: bool = True) -> dict:
+def bench(children: int, seed: int, forced: bool = True, previous: dict | None = None) -> dict:
+    """The run (see the module's docstring); `previous`: the saved result of the same size
+    it replaces, for the refresh-cost goal."""
     raw = dataset(children, seed)
     run_dir = raw.parent / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -127,6 +100,7 @@ def bench(children: int, seed: int, forced: bool = True) -> dict:
         # A fresh key per benchmark: nothing is comparable with any real warehouse.
         "YIYU_LINK_SECRET": secrets.token_hex(32),
         "DAGSTER_HOME": str(run_dir / "warehouse" / "dagster"),
+        **key_pair(run_dir),
     }
     Path(env["DAGSTER_HOME"]).mkdir(parents=True)
     result: dict = {
@@ -136,6 +110,8 @@ def bench(children: int, seed: int, forced: bool = True) -> dict:
         "raw_bytes": sum(p.stat().st_size for p in raw.rglob("*") if p.is_file()),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    if previous is not None:
+        result["previous_run"] = previous_run(previous)
     # Also before the refresh: it warms the page cache for it, and with the floor after the
     # refreshes it brackets the drift of the shared machine's speed.
     result["floor_before"] = measure_floor(raw, env, run_dir / "floor-before.log")
@@ -171,6 +147,8 @@ def bench(children: int, seed: int, forced: bool = True) -> dict:
             "dbt_models_s": {m: s for step in run.steps for m, s in step.model_seconds.items()},
             "indicator_values": indicator_checksum(warehouse),
         }
+        if name == "full":
+            result["worklists"] = measure_worklists(BIN / "yiyu", env, run_dir)
     measure_floor_after(result, raw, env)
     return result
 
@@ -229,12 +207,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     children = args.children or SCALES[args.scale]
+    out = result_path(children, args.seed)
     if args.floor_only:
         result = floor_again(children, args.seed)
     else:
-        result = bench(children, args.seed, forced=not args.no_forced)
+        previous = json.loads(out.read_text()) if out.exists() else None  # read before overwrite
+        result = bench(children, args.seed, forced=not args.no_forced, previous=previous)
     RESULTS_DIR.mkdir(exist_ok=True)
-    out = result_path(children, args.seed)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
     print(f"\nsaved {out.relative_to(BENCH_DIR.parent)}")
 

@@ -16,8 +16,9 @@ import json
 
 import polars as pl
 
-from benchmarks.floor import keyed, link, read_file, read_source
-from benchmarks.report import floor_figure
+from benchmarks.floor_link import link
+from benchmarks.floor_read import keyed, read_file, read_source
+from benchmarks.report import against_previous, floor_figure, previous_run
 from pipelines.ingest.sources import SOURCES
 from pipelines.sample import write_sample
 
@@ -48,6 +49,27 @@ def test_floor_figure_is_the_mean_of_the_floors_before_and_after_else_the_one():
     assert floor_figure({"floor_before": before, "floor": after}, "wall_s") == 2.5
     assert floor_figure({"floor_before": before, "floor": after}, "cpu_s") == 4.0
     assert floor_figure({"floor": after}, "wall_s") == 3.0  # results saved before the bracketing
+
+
+def test_the_refresh_cost_is_its_floor_ratio_over_the_saved_runs():
+    saved = {
+        "date": "2026-12-01T00:00:00+00:00",
+        "generator": "g",
+        "full": {"wall_s": 20.0, "cpu_s": 30.0},
+        "floor": {"wall_s": 2.0, "cpu_s": 3.0, "phases": {"read": 1.0, "link": 0.5}},
+    }
+    now = {
+        "full": {"wall_s": 33.0, "cpu_s": 40.0},
+        "floor_before": {"wall_s": 2.0, "cpu_s": 4.0},
+        "floor": {"wall_s": 4.0, "cpu_s": 4.0},
+    }
+    assert against_previous(now) is None  # nothing saved to compare with
+    now["previous_run"] = previous_run(saved)
+    wall, cpu = against_previous(now)  # (33 / 3) / (20 / 2) and (40 / 4) / (30 / 3)
+    assert (round(wall, 9), round(cpu, 9)) == (1.1, 1.0)
+    assert now["previous_run"]["floor_links"]
+    del saved["floor"]["phases"]  # a floor saved before it linked the records
+    assert not previous_run(saved)["floor_links"]
 
 
 def test_floor_links_records_into_the_contracts_children():

@@ -7,9 +7,14 @@ not the bad setting, is in meta.refresh_runs after it, with its reason.
 The cases run in sequence on one warehouse, as a bad week would: each failed run leaves its
 working state to the next, which must still run (it reaches its own fault: exit 1, not the
 exit 0 of "nothing new") and leave the published file alone; the last, plain refresh rebuilds.
+There are two such weeks, the ingestion faults and the later ones, each on its own copy of the
+base refresh, run side by side: the refreshes of one folder run one after another.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -27,19 +32,12 @@ from tests.processes import (
 
 pytestmark = pytest.mark.slow
 
-BOUNDARIES = [
-    *(f"ingest_{source}" for source in SOURCES),
-    "checks",
-    "identity",
-    "dbt",
-    "publish_gate",
-    "report",
-    "publishing",
-]
+INGESTION = [f"ingest_{source}" for source in SOURCES]
+AFTER_INGESTION = ["checks", "identity", "dbt", "publish_gate", "report", "publishing"]
 
 
-def test_a_fault_at_each_boundary_leaves_the_published_file_as_it_was(tmp_path, base_refresh):
-    root = copy_tree(base_refresh, tmp_path / "matrix")
+def _bad_week(root: Path, boundaries: list[str]) -> None:
+    """A fault at each of `boundaries` in turn, a bad setting, then a plain refresh."""
     raw = root / "raw"
     base_runs = set(refresh_runs(published(root)))
     before = published_state(root)
@@ -47,7 +45,7 @@ def test_a_fault_at_each_boundary_leaves_the_published_file_as_it_was(tmp_path, 
     late_delivery(raw, root / "warehouse" / "work.duckdb")  # a run that got through would show
 
     failed = {}
-    for point in BOUNDARIES:
+    for point in boundaries:
         result = refresh(root, raw, expect=1, YIYU_FAILPOINT=f"{point}:raise")
         assert f"fault injected at failpoint {point}" in result.stderr
         assert published_state(root) == before, f"the published file changed by a fault at {point}"
@@ -65,3 +63,12 @@ def test_a_fault_at_each_boundary_leaves_the_published_file_as_it_was(tmp_path, 
         assert outcome == "failed", (point, outcome)
         assert f"fault injected at failpoint {point}" in reason, (point, reason)
     assert runs[run_id_of(done)] == ("published", None)
+
+
+def test_a_fault_at_each_boundary_leaves_the_published_file_as_it_was(tmp_path, base_refresh):
+    weeks = {"ingestion": INGESTION, "after_ingestion": AFTER_INGESTION}
+    roots = {name: copy_tree(base_refresh, tmp_path / name) for name in weeks}
+    with ThreadPoolExecutor(max_workers=len(weeks)) as pool:
+        done = [pool.submit(_bad_week, roots[name], weeks[name]) for name in weeks]
+        for future in done:
+            future.result()  # an assertion failed in a week is raised here
