@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -197,3 +199,38 @@ def test_refresh_writes_no_personal_data(refreshed):
             continue
         assert not _leaks(strings, secrets, public), f"personal data in {path}"
         assert all(generated_secret not in s for s in strings), f"the link secret in {path}"
+
+
+def _strings_of_workbook(path: Path) -> list[str]:
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return [str(v) for sheet in book.worksheets for row in sheet.values for v in row if v]
+    finally:
+        book.close()
+
+
+@pytest.mark.slow  # a subprocess refresh of the shipped sample, then `yiyu worklists`
+def test_handles_are_in_the_worklist_files_and_nowhere_else(sample_refresh, tmp_path):
+    raw = REPO_ROOT / "raw"
+    secrets = personal_values(raw)
+    public = public_strings(raw)
+    out = tmp_path / "worklists"
+    yiyu = str(Path(sys.executable).with_name("yiyu"))
+    done = subprocess.run(
+        [yiyu, "worklists", "--out", str(out)], env=sample_refresh.env, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert not _leaks([done.stdout.decode(), done.stderr.decode()], secrets, public)
+
+    found = set()
+    for path in out.glob("*.xlsx"):
+        found |= _leaks(_strings_of_workbook(path), secrets, public)
+    assert found  # the handles a recipient looks children up by
+    # Identifiers only: never a name (Chinese characters) or a guardian's phone number.
+    assert not {s for s in found if _HAS_CJK.search(s) or re.fullmatch(r"1\d{10}", s)}
+    # Nowhere else: the warehouse folder (the export log included) holds none of them.
+    for path in sample_refresh.root.rglob("*"):
+        if not path.is_file() or path.suffix in {".wal", ".tmp"} or path.name == "secret":
+            continue
+        read = _strings_of_database if path.suffix == ".duckdb" else _strings_of_file
+        assert not _leaks(read(path), secrets, public), f"personal data in {path}"
