@@ -311,3 +311,32 @@ def test_attributes_come_from_the_best_source_and_conflicts_are_counted(con):
         "health_checks": (1, 0, 0, 1, 0, 0, 0, 1),
         "enrollments": (2, 1, 0, 0, 0, 0, 1, 1),
     }
+
+
+def test_handle_keys_come_from_the_best_source_then_the_smaller_key(con):
+    # Child A: its certificate from the birth record although its check carries a smaller
+    # one; its ID from the archive (the birth record's was the mother's, dropped: NULL)
+    # although the check's is smaller. Child B: two enrollments linked by one certificate,
+    # the smaller of their IDs. Child C: a check with an archive number only: neither.
+    resolve(
+        con,
+        births=[{"birth_cert_key": "bc_5", "triple_key": "t_A"}],
+        health_archives=[{"archive_key": "ar_1", "birth_cert_key": "bc_5", "id_key": "id_8"}],
+        health_checks=[
+            {"record_key": "ck_1", "archive_key": "ar_1", "birth_cert_key": "bc_1"}
+            | {"id_key": "id_2"},
+            {"record_key": "ck_9", "archive_key": "ar_9", "triple_key": "t_C"},
+        ],
+        enrollments=[
+            {"record_key": "en_1", "birth_cert_key": "bc_7", "id_key": "id_6"},
+            {"record_key": "en_2", "birth_cert_key": "bc_7", "id_key": "id_4"},
+        ],
+    )
+    assert partition(con) == {
+        frozenset({"births:bc_5", "health_archives:ar_1", "health_checks:ck_1"}),
+        frozenset({"enrollments:en_1", "enrollments:en_2"}),
+        frozenset({"health_checks:ck_9"}),
+    }
+    assert sorted(
+        con.execute("SELECT n_records, birth_cert_key, id_key FROM identity.children").fetchall()
+    ) == [(1, None, None), (2, "bc_7", "id_4"), (3, "bc_5", "id_8")]

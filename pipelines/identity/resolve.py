@@ -22,7 +22,7 @@ import time
 
 import duckdb
 
-from pipelines.identity.children import children_sql
+from pipelines.identity.children import children_sql, handle_keys
 from pipelines.identity.classes import (
     CHILD_GROUP,
     CLASS_COLUMNS,
@@ -77,7 +77,8 @@ def _write_index(con: duckdb.DuckDBPyConnection, selects: dict[str, str], by_has
         for select in selects.values()
     )
     sources = ", ".join(f"({i}, '{s}')" for i, s in enumerate(ATTRIBUTE_PRIORITY, start=1))
-    per_source = ", ".join(f'"{s}"::BIGINT AS {c}' for s, c in SOURCE_RECORDS.items())
+    per_source = ", ".join(f'k."{s}"::BIGINT AS {c}' for s, c in SOURCE_RECORDS.items())
+    handle_columns, handle_joins = handle_keys()
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("CREATE SCHEMA IF NOT EXISTS identity")
@@ -107,11 +108,12 @@ def _write_index(con: duckdb.DuckDBPyConnection, selects: dict[str, str], by_has
         con.execute(f"CREATE OR REPLACE VIEW identity.child_records AS {records}")
         con.execute(
             f"""CREATE OR REPLACE TABLE identity.children AS
-            SELECT child_key, child_id, sex, birth_date,
-                birth_community_code, has_birth_record,
-                has_archive, first_archive_date, n_records::INTEGER AS n_records,
-                birth_date_conflict, sex_conflict, is_ambiguous, {per_source}
-            FROM _id_children"""
+            SELECT k.child_key, k.child_id, k.sex, k.birth_date, {handle_columns},
+                k.birth_community_code, k.has_birth_record,
+                k.has_archive, k.first_archive_date, k.n_records::INTEGER AS n_records,
+                k.birth_date_conflict, k.sex_conflict, k.is_ambiguous, {per_source}
+            FROM _id_children k
+            {handle_joins}"""
         )
         failpoint("identity")  # mid-transaction: a kill here must leave nothing half-written
         con.execute("COMMIT")

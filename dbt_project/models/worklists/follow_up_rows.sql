@@ -45,7 +45,7 @@ enrollment_rows as (
         enrollments.enrollment_record_key as handle_key,
         cast(null as string) as handle_facility_code,
         children.birth_date,
-        sexes.sex,
+        children.sex,
         in_period.street_code,
         in_period.community_code,
         enrollments.institution_code,
@@ -59,7 +59,6 @@ enrollment_rows as (
     inner join {{ ref('int_child_enrollments') }} as enrollments
         on in_period.enrollment_record_key = enrollments.enrollment_record_key
     left join {{ ref('stg_identity__children') }} as children on enrollments.child_id = children.child_id
-    left join {{ ref('stg_identity__child_sex') }} as sexes on enrollments.child_id = sexes.child_id
     left join {{ ref('stg_ingested__follow_up_recipients') }} as institutions
         on institutions.recipient_type = 'institution' and enrollments.institution_code = institutions.recipient_code
     where not in_period.had_check

@@ -6,7 +6,6 @@
 -- archives of one date the greater record_key is the latest (as for residence).
 -- A view: follow_up_rows reads it once (cheaper than writing every child and period).
 {{ config(materialized='view') }}
-{% set archive = pack_struct(['archive_date', 'record_key', 'archive_key', 'facility_code']) %}
 with gaps as (
     select
         child_id,
@@ -39,24 +38,27 @@ placed as (
 child_archives as (
     select
         records.child_id,
-        handles.record_key,
-        handles.archive_key,
-        handles.facility_code,
-        handles.archive_date
-    from {{ ref('stg_ingested__child_handle_keys') }} as handles
+        archives.record_key,
+        archives.archive_key,
+        archives.facility_code,
+        archives.archive_date,
+        -- The child's archives numbered oldest first: the latest is the greatest number, an
+        -- integer max per child and period instead of one over the archives' values.
+        row_number() over (
+            partition by records.child_id
+            order by archives.archive_date, archives.record_key
+        ) as archive_rank
+    from {{ ref('stg_ingested__child_handle_keys') }} as archives
     inner join {{ ref('stg_identity__child_records') }} as records
-        on handles.source = records.source and handles.record_key = records.record_key
-    where handles.source = 'health_archives' and records.source = 'health_archives'
+        on archives.record_key = records.record_key
+    where records.source = 'health_archives'
 ),
 
 archive_candidates as (
     select
         placed.child_id,
         placed.period,
-        child_archives.archive_date,
-        child_archives.record_key,
-        child_archives.archive_key,
-        child_archives.facility_code,
+        child_archives.archive_rank,
         coalesce(placed.recipient_code = child_archives.facility_code, false) as is_by_recipient
     from placed
     inner join child_archives
@@ -67,8 +69,8 @@ latest_archives as (
     select
         child_id,
         period,
-        max({{ archive }}) filter (where is_by_recipient) as own_archive,
-        max({{ archive }}) as any_archive
+        max(archive_rank) filter (where is_by_recipient) as own_rank,
+        max(archive_rank) as any_rank
     from archive_candidates
     group by child_id, period
 ),
@@ -101,23 +103,30 @@ current_enrollments as (
 handles as (
     select
         placed.*,
-        ids.birth_cert_key,
-        ids.id_key,
-        {{ struct_field('latest_archives.own_archive', 'archive_key') }} as own_archive_key,
-        {{ struct_field('latest_archives.any_archive', 'archive_key') }} as any_archive_key,
-        {{ struct_field('latest_archives.any_archive', 'facility_code') }} as any_archive_facility_code,
+        children.birth_cert_key,
+        children.id_key,
+        children.child_key,
+        children.birth_date,
+        children.sex,
+        own_archives.archive_key as own_archive_key,
+        any_archives.archive_key as any_archive_key,
+        any_archives.facility_code as any_archive_facility_code,
         {{ struct_field('current_enrollments.enrollment', 'institution_code') }} as institution_code
     from placed
     left join latest_archives
         on placed.child_id = latest_archives.child_id and placed.period = latest_archives.period
-    left join {{ ref('int_child_identifier_keys') }} as ids on placed.child_id = ids.child_id
+    left join child_archives as own_archives
+        on placed.child_id = own_archives.child_id and latest_archives.own_rank = own_archives.archive_rank
+    left join child_archives as any_archives
+        on placed.child_id = any_archives.child_id and latest_archives.any_rank = any_archives.archive_rank
+    inner join {{ ref('stg_identity__children') }} as children on placed.child_id = children.child_id
     left join current_enrollments
         on placed.child_id = current_enrollments.child_id and placed.period = current_enrollments.period
 )
 
 select
     handles.child_id,
-    children.child_key,
+    handles.child_key,
     handles.period,
     handles.period_end,
     handles.street_code,
@@ -144,9 +153,7 @@ select
         when handles.own_archive_key is not null then handles.recipient_code
         when handles.birth_cert_key is null and handles.id_key is null then handles.any_archive_facility_code
     end as handle_facility_code,
-    children.birth_date,
-    sexes.sex,
+    handles.birth_date,
+    handles.sex,
     handles.institution_code
 from handles
-inner join {{ ref('stg_identity__children') }} as children on handles.child_id = children.child_id
-left join {{ ref('stg_identity__child_sex') }} as sexes on handles.child_id = sexes.child_id
