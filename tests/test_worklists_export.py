@@ -63,14 +63,14 @@ ROWS = [
     (Q1, "no_archive", CENTRE_R, "birth_cert_no", "k-cert", "c1"),  # an earlier period
 ]  # fmt: skip
 SETUP = """
-CREATE SCHEMA worklist; CREATE SCHEMA marts; CREATE SCHEMA meta;
+CREATE SCHEMA worklist; CREATE SCHEMA marts; CREATE SCHEMA meta; CREATE SCHEMA reference;
 CREATE TABLE worklist.follow_up_rows AS SELECT * FROM frame;
 CREATE TABLE marts.indicator_values AS SELECT * FROM (VALUES ('2023Q1', DATE '2023-03-31'),
     ('2023Q2', DATE '2023-06-30')) t(period, period_end);
 CREATE TABLE marts.indicators AS SELECT * FROM (VALUES ('record_filing_rate',
     '婴幼儿健康档案建档率')) t(indicator_code, name_zh);
 CREATE TABLE meta.run_settings AS SELECT 'run-1' AS run_id;
-CREATE TABLE worklist.follow_up_reasons AS SELECT * FROM (VALUES
+CREATE TABLE reference.follow_up_reasons AS SELECT * FROM (VALUES
     ('no_archive', '未建档', 'record_filing_rate', 'health_facility', '无档案', 1),
     ('no_check_in_year', '近一年未体检', 'health_management_rate', 'health_facility', '无', 2),
     ('behind_schedule', '未按4:2:2系统管理', 'systematic_management_rate', 'health_facility',
@@ -285,7 +285,7 @@ def test_a_real_export_has_one_file_per_recipient_with_its_rows_sorted(real):
     counts = _recipient_counts(real)
     assert len(counts) > 3 and any(kind == "institution" for kind, _ in counts)
     assert len(list(real.out.iterdir())) == len(counts) == len(real.lines)
-    order = dict(real.query("SELECT reason, reason_order FROM worklist.follow_up_reasons"))
+    order = dict(real.query("SELECT reason, reason_order FROM reference.follow_up_reasons"))
     for (kind, code), by_reason in counts.items():
         rows = _sheet(_file_of(real, kind, code))
         columns = INSTITUTION_COLUMNS if kind == "institution" else HEALTH_COLUMNS

@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+from pipelines.config import REPO_ROOT
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"  # contract section 1's default of YIYU_TIMEZONE
 SUPPRESSED = "已抑制"
 NO_DATA = "无数据"  # a cell without a value (no target, no denominator, nothing counted)
 COMPARATORS = {">=": "≥", "≥": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "==": "="}
 SCOPE_LEVELS = {"district": "区", "street": "街道", "community": "社区"}
-# Follow-up reason (contract section 8) -> (Chinese, the indicator whose gap it is), in order.
+
+
+FOLLOW_UP_REASONS_SEED = REPO_ROOT / "dbt_project" / "seeds" / "follow_up_reasons.csv"
+
+
+def _follow_up_reasons() -> list[dict[str, str]]:
+    """The follow-up reasons (contract section 8) in order, from the seed the worklist models
+    read too."""
+    with FOLLOW_UP_REASONS_SEED.open(encoding="utf-8", newline="") as seed:
+        return sorted(csv.DictReader(seed), key=lambda r: int(r["reason_order"]))
+
+
+# Reason -> (Chinese, the indicator whose gap it is), in order.
 FOLLOW_UP_REASONS = {
-    "no_archive": ("未建档", "record_filing_rate"),
-    "no_check_in_year": ("近一年未体检", "health_management_rate"),
-    "behind_schedule": ("未按4:2:2系统管理", "systematic_management_rate"),
-    "enrolled_without_entry_check": ("入托前未体检", "enrollment_check_rate"),
+    r["reason"]: (r["reason_zh"], r["indicator_code"]) for r in _follow_up_reasons()
 }
-INSTITUTION_REASON = "enrolled_without_entry_check"  # the one reason going to institutions
+# The one reason whose rows go to the enrolling institution (the others to health centres).
+(INSTITUTION_REASON,) = (
+    r["reason"] for r in _follow_up_reasons() if r["recipient_type"] == "institution"
+)
 RECIPIENT_TYPES = {
     "health_facility": "医疗卫生机构",
     "institution": "托育机构",

@@ -52,7 +52,7 @@ class Worklists:
     period_end: date
     refresh_run_id: str | None
     rows: pl.DataFrame  # worklist.follow_up_rows of the chosen recipients, this period
-    # worklist.follow_up_reasons with the name of the indicator each closes (marts.indicators)
+    # the seed reference.follow_up_reasons, with the name of the indicator each closes
     reasons: pl.DataFrame
 
     def wanted_handles(self) -> pl.DataFrame:
@@ -90,7 +90,7 @@ def read_worklists(con: duckdb.DuckDBPyConnection, recipient: str | None = None)
     run = con.sql("SELECT max(run_id) FROM meta.run_settings").fetchall()[0][0]
     reasons = con.sql(
         "SELECT reasons.*, indicators.name_zh AS indicator_name_zh"
-        " FROM worklist.follow_up_reasons AS reasons"
+        " FROM reference.follow_up_reasons AS reasons"
         " LEFT JOIN marts.indicators AS indicators USING (indicator_code)"
         " ORDER BY reason_order"
     ).pl()

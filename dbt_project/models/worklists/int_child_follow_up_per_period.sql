@@ -42,8 +42,8 @@ child_archives as (
         archives.archive_key,
         archives.facility_code,
         archives.archive_date,
-        -- The child's archives numbered oldest first: the latest is the greatest number, an
-        -- integer max per child and period instead of one over the archives' values.
+        -- The child's archives numbered oldest first: the latest is the one of the greatest
+        -- number (max_by over an integer instead of a comparison of the archives' values).
         row_number() over (
             partition by records.child_id
             order by archives.archive_date, archives.record_key
@@ -59,6 +59,8 @@ archive_candidates as (
         placed.child_id,
         placed.period,
         child_archives.archive_rank,
+        child_archives.archive_key,
+        child_archives.facility_code,
         coalesce(placed.recipient_code = child_archives.facility_code, false) as is_by_recipient
     from placed
     inner join child_archives
@@ -69,8 +71,9 @@ latest_archives as (
     select
         child_id,
         period,
-        max(archive_rank) filter (where is_by_recipient) as own_rank,
-        max(archive_rank) as any_rank
+        max_by(archive_key, archive_rank) filter (where is_by_recipient) as own_archive_key,
+        max_by(archive_key, archive_rank) as any_archive_key,
+        max_by(facility_code, archive_rank) as any_archive_facility_code
     from archive_candidates
     group by child_id, period
 ),
@@ -108,17 +111,13 @@ handles as (
         children.child_key,
         children.birth_date,
         children.sex,
-        own_archives.archive_key as own_archive_key,
-        any_archives.archive_key as any_archive_key,
-        any_archives.facility_code as any_archive_facility_code,
+        latest_archives.own_archive_key,
+        latest_archives.any_archive_key,
+        latest_archives.any_archive_facility_code,
         {{ struct_field('current_enrollments.enrollment', 'institution_code') }} as institution_code
     from placed
     left join latest_archives
         on placed.child_id = latest_archives.child_id and placed.period = latest_archives.period
-    left join child_archives as own_archives
-        on placed.child_id = own_archives.child_id and latest_archives.own_rank = own_archives.archive_rank
-    left join child_archives as any_archives
-        on placed.child_id = any_archives.child_id and latest_archives.any_rank = any_archives.archive_rank
     inner join {{ ref('stg_identity__children') }} as children on placed.child_id = children.child_id
     left join current_enrollments
         on placed.child_id = current_enrollments.child_id and placed.period = current_enrollments.period
