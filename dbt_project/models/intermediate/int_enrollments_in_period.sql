@@ -3,13 +3,11 @@
 -- institution the register does not know counts at district scope only.
 with enrollments as (
     select
-        enrollments.enrollment_record_key,
-        enrollments.institution_code,
-        enrollments.enroll_date,
-        child_records.child_id
-    from {{ ref('stg_ingested__enrollments') }} as enrollments
-    left join {{ ref('stg_identity__child_records') }} as child_records
-        on child_records.source = 'enrollments' and child_records.record_key = enrollments.enrollment_record_key
+        enrollment_record_key,
+        institution_code,
+        enroll_date,
+        child_id
+    from {{ ref('int_child_enrollments') }}
 ),
 
 checked as (
