@@ -7,36 +7,15 @@ saw."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from pipelines.config import Settings
-from pipelines.definitions import defs
-from pipelines.defs.operations.automation import raw_files_sensor
 from pipelines.operations.fingerprint import HASH_CACHE, look_at_raw, remember_refresh
-from pipelines.resources import SETTINGS
+from tests.landing import land, tick
 from tests.processes import copy_tree, published, query, refresh
-
-
-def _tick(cursor: str | None):
-    with dg.build_sensor_context(
-        cursor=cursor,
-        repository_def=defs.get_repository_def(),
-        instance=dg.DagsterInstance.ephemeral(),
-        resources={"settings": SETTINGS},
-    ) as context:
-        return raw_files_sensor(context), context.cursor
-
-
-def _land(path: Path, text: str, minutes_ago: float = 5) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    landed = time.time() - minutes_ago * 60
-    os.utime(path, (landed, landed))
-    return path
 
 
 def _edit_keeping_size_and_mtime(path: Path, text: str) -> None:
@@ -49,19 +28,19 @@ def _edit_keeping_size_and_mtime(path: Path, text: str) -> None:
 
 
 def test_an_edit_keeping_size_and_mtime_is_seen_by_the_sensor(yiyu_env):
-    births = _land(yiyu_env / "raw" / "births" / "a.csv", "child,1\n")
-    _, cursor = _tick(None)
-    again, _ = _tick(cursor)
+    births = land(yiyu_env / "raw" / "births" / "a.csv", "child,1\n")
+    _, cursor = tick(None)
+    again, _ = tick(cursor)
     assert isinstance(again, dg.SkipReason)
     _edit_keeping_size_and_mtime(births, "child,2\n")
-    request, _ = _tick(cursor)
+    request, _ = tick(cursor)
     assert isinstance(request, dg.RunRequest)
     assert request.tags["yiyu/sources"] == "births"
 
 
 def test_a_hash_is_reused_only_while_the_stat_is_unchanged(tmp_path):
     raw = tmp_path / "raw"
-    path = _land(raw / "staff" / "s.csv", "a,b\n1,2\n")
+    path = land(raw / "staff" / "s.csv", "a,b\n1,2\n")
     cache = tmp_path / HASH_CACHE
     first = look_at_raw(raw, cache, save=True).content
     # A cached hash that no longer matches the bytes would show if it were reused.
@@ -73,26 +52,26 @@ def test_a_hash_is_reused_only_while_the_stat_is_unchanged(tmp_path):
 
 def test_temporary_and_office_lock_files_are_ignored(yiyu_env):
     raw = yiyu_env / "raw"
-    _land(raw / "births" / "a.csv", "x\n")
-    _, cursor = _tick(None)
+    land(raw / "births" / "a.csv", "x\n")
+    _, cursor = tick(None)
     for name in ("~$a.xlsx", "b.csv.part", "c.csv.tmp"):
-        _land(raw / "births" / name, "partial")
-    skipped, _ = _tick(cursor)
+        land(raw / "births" / name, "partial")
+    skipped, _ = tick(cursor)
     assert isinstance(skipped, dg.SkipReason)
 
 
-def test_a_file_still_landing_waits_for_the_next_tick(yiyu_env):
+def test_a_file_still_landing_waits_for_the_nexttick(yiyu_env):
     raw = yiyu_env / "raw"
-    _land(raw / "births" / "a.csv", "x\n")
-    _, cursor = _tick(None)
+    land(raw / "births" / "a.csv", "x\n")
+    _, cursor = tick(None)
     growing = raw / "births" / "b.csv"
     growing.write_text("half of it")  # modified just now: may still be written
-    waiting, cursor_after = _tick(cursor)
+    waiting, cursor_after = tick(cursor)
     assert isinstance(waiting, dg.SkipReason)
     assert "still being written (first: births/b.csv)" in waiting.skip_message
     assert cursor_after == cursor  # nothing taken as seen
-    _land(growing, "all of it now")
-    request, _ = _tick(cursor)
+    land(growing, "all of it now")
+    request, _ = tick(cursor)
     assert isinstance(request, dg.RunRequest)
 
 
@@ -100,13 +79,13 @@ def test_the_first_tick_starts_nothing_when_the_landing_folder_is_the_last_good_
     yiyu_env,
 ):
     raw = yiyu_env / "raw"
-    _land(raw / "births" / "a.csv", "x\n")
+    land(raw / "births" / "a.csv", "x\n")
     settings = Settings.from_env()
     remember_refresh(settings, "inputs", "run-1", look_at_raw(raw).content)
-    first, cursor = _tick(None)
+    first, cursor = tick(None)
     assert isinstance(first, dg.SkipReason)
-    _land(raw / "staff" / "s.csv", "y\n")
-    request, _ = _tick(cursor)
+    land(raw / "staff" / "s.csv", "y\n")
+    request, _ = tick(cursor)
     assert request.tags["yiyu/sources"] == "staff"
 
 
