@@ -65,6 +65,8 @@ ROWS = [
 SETUP = """
 CREATE SCHEMA worklist; CREATE SCHEMA marts; CREATE SCHEMA meta; CREATE SCHEMA reference;
 CREATE TABLE worklist.follow_up_rows AS SELECT * FROM frame;
+CREATE TABLE marts.follow_up_backlog AS SELECT period, recipient_code, recipient_name,
+    recipient_type, reason, count(*) AS children FROM frame GROUP BY ALL;
 CREATE TABLE marts.indicator_values AS SELECT * FROM (VALUES ('2023Q1', DATE '2023-03-31'),
     ('2023Q2', DATE '2023-06-30')) t(period, period_end);
 CREATE TABLE marts.indicators AS SELECT * FROM (VALUES ('record_filing_rate',
@@ -197,6 +199,23 @@ def test_recipient_limits_the_export_and_an_unknown_one_is_refused(handmade, tmp
     valid = f"{CENTRE}, {NURSERY}, unassigned"
     assert lines == [f"no recipient 'F999' has rows in {PERIOD}; recipients: {valid}"]
     assert not fresh.exists()
+
+
+def test_rows_that_disagree_with_the_backlog_are_refused(handmade, tmp_path):
+    settings, _ = handmade
+    with duckdb.connect(str(settings.work_db)) as con:  # as a refresh stopped between the two
+        con.execute(
+            "UPDATE marts.follow_up_backlog SET children = children + 1"
+            " WHERE period = '2023Q2' AND recipient_code = 'unassigned'"
+        )
+    lines: list[str] = []
+    out = tmp_path / "out"
+    assert run_worklists(settings, out, echo=lines.append, warn=lines.append) == 1
+    assert lines == [
+        f"the worklist rows of {PERIOD} disagree with marts.follow_up_backlog for 1"
+        " recipient(s) and reason(s): run yiyu refresh, then export again"
+    ]
+    assert not out.exists()
 
 
 def test_workbooks_built_by_worker_processes_are_the_same(exported, tmp_path, monkeypatch):

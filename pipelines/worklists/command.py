@@ -2,8 +2,9 @@
 folder, each file logged in `meta.worklist_exports`.
 
 Everything that can refuse (the output folder, the private key, the writer lock, the
-recipient, a key that does not match the handles) is settled before the folder is created, so
-a refusal is one line and writes nothing. The working state is only read, apart from the log.
+recipient, rows that disagree with the backlog, a key that does not match the handles) is
+settled before the folder is created, so a refusal is one line and writes nothing. The
+working state is only read, apart from the log.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pipelines.worklists.log import ExportedFile, append_exports
 from pipelines.worklists.rows import (
     NoWorklists,
     Recipient,
+    RowsOutOfStep,
     UnknownRecipient,
     Worklists,
     read_worklists,
@@ -68,7 +70,7 @@ def run_worklists(
     except WorklistKeyError as bad:
         warn(str(bad))
         return BAD_SETTING
-    except (OutputFolderError, NoWorklists, UnknownRecipient) as refused:
+    except (OutputFolderError, NoWorklists, RowsOutOfStep, UnknownRecipient) as refused:
         warn(str(refused))
         return REFUSED
 

@@ -23,6 +23,11 @@ class NoWorklists(RuntimeError):
     """The working state has no worklist rows to export (no refresh built them yet)."""
 
 
+class RowsOutOfStep(RuntimeError):
+    """The rows read disagree with marts.follow_up_backlog of the same period (a refresh that
+    stopped between the two): nothing is exported until a refresh rebuilds both."""
+
+
 class UnknownRecipient(ValueError):
     """`--recipient` names no recipient of the latest period; the message lists the codes."""
 
@@ -79,6 +84,7 @@ def read_worklists(con: duckdb.DuckDBPyConnection, recipient: str | None = None)
     rows = con.sql(
         "SELECT * FROM worklist.follow_up_rows WHERE period_end = $d", params={"d": period_end}
     ).pl()
+    _check_against_backlog(con, rows, period)
     if recipient is not None:
         chosen = rows.filter(pl.col("recipient_code") == recipient)
         if chosen.is_empty():
@@ -95,6 +101,26 @@ def read_worklists(con: duckdb.DuckDBPyConnection, recipient: str | None = None)
         " ORDER BY reason_order"
     ).pl()
     return Worklists(period, period_end, run, rows, reasons)
+
+
+def _check_against_backlog(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, period: str) -> None:
+    """The rows are a view computed now; the backlog was counted by the refresh. Both must
+    agree per recipient and reason, or the file would not be what the backlog reports."""
+    cell = ["recipient_type", "recipient_code", "reason"]
+    counted = rows.group_by(cell).len("rows")
+    backlog = con.sql(
+        "SELECT recipient_type, recipient_code, reason, children FROM marts.follow_up_backlog"
+        " WHERE period = $p",
+        params={"p": period},
+    ).pl()
+    differ = counted.join(backlog, on=cell, how="full", coalesce=True).filter(
+        pl.col("rows").fill_null(0) != pl.col("children").fill_null(0)
+    )
+    if not differ.is_empty():
+        raise RowsOutOfStep(
+            f"the worklist rows of {period} disagree with marts.follow_up_backlog for"
+            f" {differ.height} recipient(s) and reason(s): run yiyu refresh, then export again"
+        )
 
 
 def with_handles(lists: Worklists, clear: pl.DataFrame) -> pl.DataFrame:

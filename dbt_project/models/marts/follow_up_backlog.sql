@@ -1,4 +1,4 @@
--- The follow-up backlog (contract section 8): the rows of the worklists counted per period,
+-- The follow-up backlog (contract section 8): the cases of the worklists counted per period,
 -- recipient and reason. Aggregates only; the rows themselves are never published.
 select
     cast(period as string) as period,
@@ -7,5 +7,5 @@ select
     cast(recipient_type as string) as recipient_type,
     cast(reason as string) as reason,
     cast(count(*) as bigint) as children
-from {{ ref('follow_up_rows') }}
+from {{ ref('follow_up_cases') }}
 group by period, recipient_code, recipient_name, recipient_type, reason
