@@ -68,13 +68,13 @@ def handle_columns(source: str) -> list[str]:
 
 
 def handle_table(source: str, rows: pl.DataFrame) -> pl.DataFrame:
-    """The distinct handles of parsed rows that carry the keyed hashes and `handle_columns`.
-    A keyed hash is null where its identifier was dropped (a mother's ID): no handle then.
-    A key is the hash of its value, so rows are distinct by kind and key."""
+    """The handles of parsed rows that carry the keyed hashes and `handle_columns`. A keyed
+    hash is null where its identifier was dropped (a mother's ID): no handle then. Not made
+    distinct here: a chunk repeats few identifiers, and `decrypt_handles` returns distinct
+    rows (a key is the hash of its value, so they are distinct by kind and key)."""
     parts = [
         rows.select(handle_key=pl.col(key), handle_value=pl.col(clear).cast(pl.String))
         .drop_nulls()
-        .unique("handle_key")
         .select(pl.lit(kind).alias("handle_kind"), "handle_key", "handle_value")
         for kind, key, clear in HANDLE_KINDS.get(source, ())
     ]
@@ -211,7 +211,8 @@ class HandleSealer:
     def add(self, handles: pl.DataFrame) -> None:
         """Encrypt a chunk of handles (a serialised table in memory, never on disk)."""
         plain = io.BytesIO()
-        handles.write_parquet(plain, compression="zstd", statistics=False)
+        # lz4: a fraction of zstd's time; the random hex keys would not shrink much further.
+        handles.write_parquet(plain, compression="lz4", statistics=False)
         nonce = os.urandom(12)
         index = len(self._chunks)
         sealed = self._aead.encrypt(nonce, plain.getvalue(), _aad(index))
