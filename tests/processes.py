@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import multiprocessing
 import os
 import re
 import shutil
@@ -159,3 +160,25 @@ def assert_ends(process: psutil.Process, seconds: float = 10) -> None:
     finally:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()  # when the test failed: no orphan left behind
+
+
+def _released(target, args: tuple, start, results) -> None:
+    start.wait()
+    results.put(target(*args))
+
+
+def race(target, args: tuple, runs: int, timeout: float = 120) -> list:
+    """`target(*args)` in `runs` fresh (spawned) processes released at once: their results.
+    `target` must be importable (a module-level function)."""
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Event(), context.Queue()
+    processes = [
+        context.Process(target=_released, args=(target, args, start, results)) for _ in range(runs)
+    ]
+    for process in processes:
+        process.start()
+    start.set()
+    got = [results.get(timeout=timeout) for _ in processes]
+    for process in processes:
+        process.join(60)
+    return got

@@ -14,6 +14,7 @@ import pytest
 
 from tests.fixtures.marts.warehouse import (
     AS_OF,
+    COLUMNS,
     PERIOD_START,
     SOURCES,
     fixture_rows,
@@ -43,12 +44,15 @@ METRICS = {
 def collapsed_children() -> list[tuple]:
     """identity.children as if nothing linked across sources: each child keeps its records of
     the first source it has (births, else archives, else enrollments, else checks)."""
-    first = 8  # births_records: the per-source counts follow in SOURCES order
+    names = [column.split()[0] for column in COLUMNS["identity.children"].split(", ")]
+    counts = [names.index(f"{source}_records") for source in SOURCES]
     rows = []
     for row in fixture_rows("identity.children"):
-        counts = list(row[first:])
-        kept = next(i for i, n in enumerate(counts) if n)
-        rows.append((*row[:first], *(n if i == kept else None for i, n in enumerate(counts))))
+        values = list(row)
+        kept = next(i for i in counts if values[i])
+        for i in counts:
+            values[i] = values[i] if i == kept else None
+        rows.append(tuple(values))
     return rows
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import json
-import multiprocessing
 import re
 import stat
 import unicodedata
@@ -36,7 +35,7 @@ from pipelines.ingest.handles import (
 from pipelines.ingest.ingest import ingest_source
 from pipelines.ingest.pseudonymise import keyed_hash
 from pipelines.ingest.sources import SOURCES
-from tests.processes import published, refresh
+from tests.processes import published, race, refresh
 from tests.test_no_personal_data import _leaks, _rows, personal_values, public_strings
 
 KEY = b"handles-test-secret-not-for-production"
@@ -219,25 +218,12 @@ def _defaults_in(folder: Path) -> Settings:
     return Settings.from_env({})
 
 
-def _first_run(folder: str, start, fingerprints) -> None:
-    settings = _defaults_in(Path(folder))
-    start.wait()
-    fingerprints.put(key_fingerprint(refresh_public_key(settings)))
+def _first_run_fingerprint(folder: str) -> str:
+    return key_fingerprint(refresh_public_key(_defaults_in(Path(folder))))
 
 
 def test_two_first_runs_at_once_share_one_pair(tmp_path):
-    context = multiprocessing.get_context("spawn")
-    start, fingerprints = context.Event(), context.Queue()
-    runs = [
-        context.Process(target=_first_run, args=(str(tmp_path / "s"), start, fingerprints))
-        for _ in range(3)
-    ]
-    for run in runs:
-        run.start()
-    start.set()
-    got = {fingerprints.get(timeout=120) for _ in runs}
-    for run in runs:
-        run.join(60)
+    got = set(race(_first_run_fingerprint, (str(tmp_path / "s"),), runs=3))
     private = load_private_key(tmp_path / "s" / "worklist_private.pem")
     assert got == {key_fingerprint(private.public_key())}
 

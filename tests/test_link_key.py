@@ -6,7 +6,6 @@ empty value."""
 from __future__ import annotations
 
 import errno
-import multiprocessing
 import os
 import stat
 from datetime import date
@@ -21,6 +20,7 @@ from pipelines.ingest.ingest import ingest_source
 from pipelines.ingest.pseudonymise import keyed_hash
 from pipelines.ingest.secret import MIN_KEY_CHARS, WeakKeyError, link_secret, load_link_key
 from pipelines.ingest.sources import SOURCES
+from tests.processes import race
 
 
 def _mode(path: Path) -> int:
@@ -38,22 +38,9 @@ def test_a_generated_key_file_is_whole_and_owner_only(tmp_path):
     assert sorted(p.name for p in key_file.parent.iterdir()) == ["link_secret"]  # no leftovers
 
 
-def _first_run(key_file: str, start: multiprocessing.Event, keys) -> None:
-    start.wait()
-    keys.put(load_link_key(None, Path(key_file)))
-
-
 def test_two_first_runs_at_once_share_one_key(tmp_path):
     key_file = tmp_path / "secrets" / "link_secret"
-    context = multiprocessing.get_context("spawn")
-    start, keys = context.Event(), context.Queue()
-    runs = [context.Process(target=_first_run, args=(str(key_file), start, keys)) for _ in range(4)]
-    for run in runs:
-        run.start()
-    start.set()
-    got = {keys.get(timeout=60) for _ in runs}
-    for run in runs:
-        run.join(60)
+    got = set(race(load_link_key, (None, key_file), runs=4, timeout=60))
     assert got == {key_file.read_bytes()}
     assert len(key_file.read_bytes()) == 64
 

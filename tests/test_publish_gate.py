@@ -165,12 +165,15 @@ def test_too_little_free_space_stops_before_the_candidate(tmp_path, monkeypatch)
 # End to end: real refreshes of a small delivery.
 
 
+@pytest.fixture
+def root(tmp_path, base_refresh) -> Path:
+    """A copy of the refreshed sample (its raw folder, warehouse and Dagster home) to break."""
+    return copy_tree(base_refresh, tmp_path / "case")
+
+
 @pytest.mark.slow
-def test_a_period_start_after_the_data_fails_before_publishing_and_the_next_refresh_rebuilds(
-    tmp_path, base_refresh
-):
+def test_a_period_start_after_the_data_fails_before_publishing_and_the_next_refresh_rebuilds(root):
     """The issue's case: the published file keeps its marts, and `nothing new` is not said."""
-    root = copy_tree(base_refresh, tmp_path / "case")
     raw = root / "raw"
     before = published_state(root)
     refused = refresh(root, raw, expect=1, YIYU_PERIOD_START="2031-01-01")
@@ -192,8 +195,7 @@ def test_a_period_start_after_the_data_fails_before_publishing_and_the_next_refr
 
 
 @pytest.mark.slow
-def test_publishing_alone_never_publishes_a_half_built_state(tmp_path, base_refresh, monkeypatch):
-    root = copy_tree(base_refresh, tmp_path / "case")
+def test_publishing_alone_never_publishes_a_half_built_state(root, monkeypatch):
     for name, value in {
         "YIYU_RAW_DIR": root / "raw",
         "YIYU_WAREHOUSE_PATH": published(root),
@@ -216,10 +218,7 @@ def test_publishing_alone_never_publishes_a_half_built_state(tmp_path, base_refr
 
 
 @pytest.mark.slow
-def test_too_little_disk_space_stops_the_run_naming_the_space_and_the_folder(
-    tmp_path, base_refresh
-):
-    root = copy_tree(base_refresh, tmp_path / "case")
+def test_too_little_disk_space_stops_the_run_naming_the_space_and_the_folder(root):
     before = published_state(root)
     result = refresh(root, root / "raw", expect=1, YIYU_FAILPOINT="disk_full")
     assert f"not enough free space in {root / 'warehouse'}" in result.stderr
@@ -248,10 +247,7 @@ def _withdraw(root: Path, source: str, low: float, high: float) -> dict[str, int
 
 
 @pytest.mark.slow
-def test_the_withdrawal_guard_stops_a_source_losing_more_than_a_fifth_of_its_rows(
-    tmp_path, base_refresh
-):
-    root = copy_tree(base_refresh, tmp_path / "case")
+def test_the_withdrawal_guard_stops_a_source_losing_more_than_a_fifth_of_its_rows(root):
     raw = root / "raw"
     before = published_state(root)
     taken = _withdraw(root, "births", 0.25, 0.45)  # within the volume check's tolerance
@@ -279,8 +275,7 @@ def test_the_withdrawal_guard_stops_a_source_losing_more_than_a_fifth_of_its_row
 
 
 @pytest.mark.slow
-def test_an_unmounted_source_folder_never_empties_the_marts(tmp_path, base_refresh):
-    root = copy_tree(base_refresh, tmp_path / "case")
+def test_an_unmounted_source_folder_never_empties_the_marts(tmp_path, root):
     raw = root / "raw"
     before = published_state(root)
     held = dict(
@@ -300,10 +295,7 @@ def test_an_unmounted_source_folder_never_empties_the_marts(tmp_path, base_refre
 
 
 @pytest.mark.slow
-def test_a_small_withdrawal_is_named_and_published_with_the_landing_warnings(
-    tmp_path, base_refresh
-):
-    root = copy_tree(base_refresh, tmp_path / "case")
+def test_a_small_withdrawal_is_named_and_published_with_the_landing_warnings(tmp_path, root):
     raw = root / "raw"
     file, rows = query(
         published(root),
