@@ -5,7 +5,16 @@
 -- the latest (as for residence). Also the enrolling institution at D.
 -- A view: only the export reads it, for one period.
 {{ config(materialized='view') }}
-with child_archives as (
+with followed as (
+    select
+        child_id,
+        period,
+        period_end,
+        recipient_code
+    from {{ ref('int_child_follow_up_per_period') }}
+),
+
+child_archives as (
     select
         records.child_id,
         archives.archive_key,
@@ -31,7 +40,7 @@ archive_candidates as (
         child_archives.archive_key,
         child_archives.facility_code,
         coalesce(followed.recipient_code = child_archives.facility_code, false) as is_by_recipient
-    from {{ ref('int_child_follow_up_per_period') }} as followed
+    from followed
     inner join child_archives
         on followed.child_id = child_archives.child_id and followed.period_end >= child_archives.archive_date
 ),
@@ -55,7 +64,7 @@ enrolled_at_d as (
         child_enrollments.enroll_date,
         child_enrollments.enrollment_record_key,
         child_enrollments.institution_code
-    from {{ ref('int_child_follow_up_per_period') }} as followed
+    from followed
     inner join {{ ref('int_child_enrollments') }} as child_enrollments
         on
             followed.child_id = child_enrollments.child_id
@@ -83,7 +92,7 @@ handles as (
         latest_archives.any_archive_key,
         latest_archives.any_archive_facility_code,
         {{ struct_field('current_enrollments.enrollment', 'institution_code') }} as institution_code
-    from {{ ref('int_child_follow_up_per_period') }} as followed
+    from followed
     inner join {{ ref('stg_identity__children') }} as children on followed.child_id = children.child_id
     left join latest_archives
         on followed.child_id = latest_archives.child_id and followed.period = latest_archives.period
