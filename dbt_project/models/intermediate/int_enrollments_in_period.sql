@@ -25,6 +25,8 @@ checked as (
 select
     periods.period,
     enrollments.enrollment_record_key,
+    enrollments.institution_code,
+    enrollments.child_id,
     places.street_code,
     places.community_code,
     checked.enrollment_record_key is not null as had_check

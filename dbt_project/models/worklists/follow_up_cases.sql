@@ -35,22 +35,20 @@ enrollment_cases as (
         periods.period_end,
         'enrolled_without_entry_check' as reason,
         'institution' as recipient_type,
-        enrollments.institution_code as recipient_code,
-        coalesce(institutions.recipient_name, enrollments.institution_code) as recipient_name,
+        in_period.institution_code as recipient_code,
+        coalesce(institutions.recipient_name, in_period.institution_code) as recipient_name,
         cast(null as string) as recipient_facility_type,
         in_period.street_code,
         in_period.community_code,
-        enrollments.child_id,
-        enrollments.enrollment_record_key,
-        enrollments.institution_code,
+        in_period.child_id,
+        in_period.enrollment_record_key,
+        in_period.institution_code,
         cast(null as integer) as milestones_due,
         cast(null as integer) as checks_done
     from {{ ref('int_enrollments_in_period') }} as in_period
     inner join {{ ref('int_periods') }} as periods on in_period.period = periods.period
-    inner join {{ ref('int_child_enrollments') }} as enrollments
-        on in_period.enrollment_record_key = enrollments.enrollment_record_key
     left join {{ ref('stg_ingested__follow_up_recipients') }} as institutions
-        on institutions.recipient_type = 'institution' and enrollments.institution_code = institutions.recipient_code
+        on institutions.recipient_type = 'institution' and in_period.institution_code = institutions.recipient_code
     where not in_period.had_check
 )
 
